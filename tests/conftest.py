@@ -1,0 +1,41 @@
+"""Shared test fixtures. The environment is made hermetic before any HF library is imported."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# HF libraries read these at import time: set them before anything imports huggingface_hub/datasets.
+_HF_HOME = tempfile.mkdtemp(prefix="hf_datavalue-test-hf-home-")
+os.environ.setdefault("HF_HOME", _HF_HOME)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_UPDATE_CHECK"] = "1"
+os.environ["HF_HUB_DISABLE_XET"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """`../shared/data` beside the checkout (override with HF_DATAVALUE_SHARED_DATA)."""
+    env = os.environ.get("HF_DATAVALUE_SHARED_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"shared data folder not found at {path}")
+    return path
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
