@@ -1,0 +1,82 @@
+"""Configuration of LAVA."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..core.config import JsonConfig
+from ..core.errors import ConfigError
+
+__all__ = ["LavaConfig"]
+
+FeatureKind = Literal["probe_logits", "embeddings", "model_logits"]
+
+
+@dataclass
+class LavaConfig(JsonConfig):
+    """Arguments of LAVA (`specs/lava.md`). Every field round-trips through JSON.
+
+    Args:
+        label_column (`str`, *optional*, defaults to `"label"`): class labels (int, str or `ClassLabel`).
+        input_column (`str`, *optional*): text or image column to embed when no `feature_column` is given.
+        feature_column (`str`, *optional*): an existing embedding (or logits) column to use instead.
+        features (`str`, *optional*, defaults to `"probe_logits"`): what the OT cost sees.
+            `"probe_logits"` fits a linear probe on the validation embeddings and uses its logits on both sides
+            (best measured detection, see docs/benchmarks.md); `"embeddings"` uses the embeddings as they are;
+            `"model_logits"` marks that the embedder/feature column already yields a classifier's logits
+            (the reference implementation's setting).
+        probe_l2 (`float`, *optional*, defaults to 1e-3): L2 penalty of the probe.
+        eps (`float`, *optional*, defaults to 0.1): entropic regularisation of the outer OT problem.
+        eps_mode (`str`, *optional*, defaults to `"absolute"`): `"relative"` means `eps * median(cost)`.
+        inner_eps (`float`, *optional*, defaults to 0.1): regularisation of the class-to-class OT problems.
+        lambda_x (`float`, *optional*, defaults to 1.0): weight of the feature term `1/2 ||u - v||^2`.
+        lambda_y (`float`, *optional*, defaults to 1.0): weight of the label term `1/2 W(y, y')`.
+        mode (`str`, *optional*, defaults to `"auto"`): OT back-end, `"dense"`, `"online"` or `"auto"`.
+        max_dense_entries (`int`, *optional*, defaults to 250_000_000): auto mode goes online above this.
+        block_size (`int`, *optional*): rows per cost block.
+        dtype (`str`, *optional*, defaults to `"float32"`): `"float64"` for exact tests.
+        tol (`float`, *optional*, defaults to 1e-4): stop when the L1 marginal error is below it.
+        max_iter (`int`, *optional*, defaults to 3000): Sinkhorn iterations at the final epsilon.
+        momentum (`float`, *optional*, defaults to 1.5): Sinkhorn over-relaxation in [1, 2).
+        device (`str`, *optional*, defaults to `"cpu"`): where OT runs (`"cuda"` on a GPU).
+        allow_missing_classes (`bool`, *optional*, defaults to `False`): value even when a class occurs on one
+            side only (its rows are compared with the other classes through the label table).
+        seed (`int`, *optional*, defaults to 0): seeds the probe and relative-epsilon sampling.
+    """
+
+    label_column: str = field(default="label", metadata={"help": "Class label column (int, str or ClassLabel)."})
+    input_column: str | None = field(default=None, metadata={"help": "Text/image column to embed."})
+    feature_column: str | None = field(default=None, metadata={"help": "Existing embedding or logits column."})
+    features: FeatureKind = field(
+        default="probe_logits", metadata={"help": "probe_logits | embeddings | model_logits."}
+    )
+    probe_l2: float = field(default=1e-3, metadata={"help": "L2 penalty of the validation-fitted linear probe."})
+    eps: float = field(default=0.1, metadata={"help": "Entropic regularisation of the outer OT."})
+    eps_mode: Literal["absolute", "relative"] = field(default="absolute", metadata={"help": "absolute | relative."})
+    inner_eps: float = field(default=0.1, metadata={"help": "Regularisation of the class-to-class OT problems."})
+    lambda_x: float = field(default=1.0, metadata={"help": "Weight of the feature cost."})
+    lambda_y: float = field(default=1.0, metadata={"help": "Weight of the label cost."})
+    mode: Literal["auto", "dense", "online"] = field(default="auto", metadata={"help": "OT back-end."})
+    max_dense_entries: int = field(default=250_000_000, metadata={"help": "Auto mode goes online above this."})
+    block_size: int | None = field(default=None, metadata={"help": "Rows per cost block."})
+    dtype: Literal["float32", "float64"] = field(default="float32", metadata={"help": "Arithmetic precision."})
+    tol: float = field(default=1e-4, metadata={"help": "L1 marginal error at which Sinkhorn stops."})
+    max_iter: int = field(default=3000, metadata={"help": "Sinkhorn iterations at the final epsilon."})
+    momentum: float = field(default=1.5, metadata={"help": "Sinkhorn over-relaxation in [1, 2)."})
+    device: str = field(default="cpu", metadata={"help": "Device of the OT arithmetic."})
+    allow_missing_classes: bool = field(default=False, metadata={"help": "Allow classes present on one side only."})
+    seed: int = field(default=0, metadata={"help": "Seed of the probe and of epsilon sampling."})
+
+    def __post_init__(self) -> None:
+        if self.features not in ("probe_logits", "embeddings", "model_logits"):
+            raise ConfigError(f"features must be probe_logits, embeddings or model_logits, got {self.features!r}")
+        for name in ("eps", "inner_eps", "tol"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.lambda_x < 0 or self.lambda_y < 0 or self.lambda_x + self.lambda_y == 0:
+            raise ConfigError("lambda_x and lambda_y must be non-negative and not both zero")
+        if self.dtype not in ("float32", "float64"):
+            raise ConfigError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        if self.input_column is not None and self.feature_column is not None:
+            raise ConfigError("give either input_column (to embed) or feature_column (precomputed), not both")
