@@ -87,9 +87,12 @@ class GitStore:
         with self.lock:
             if (path / ".git").is_dir():
                 return False
-            path.mkdir(parents=True, exist_ok=True)
-            subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=self.env)
-            self._commit(path, "main", None, [("add", ".gitattributes", b"*.parquet filter=lfs diff=lfs merge=lfs -text\n")], "initial commit")
+            # build the repo aside and move it into place, so readers never see a repo without a main branch
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".creating-", dir=self.mirrors))
+            subprocess.run(["git", "init", "-q", "-b", "main", str(staging)], check=True, env=self.env)
+            self._commit(staging, "main", None, [("add", ".gitattributes", b"*.parquet filter=lfs diff=lfs merge=lfs -text\n")], "initial commit")
+            os.rename(staging, path)
             return True
 
     def resolve(self, repo: Path, rev: str) -> str:

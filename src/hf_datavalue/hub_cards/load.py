@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core.errors import DataValueError, RowKeyMismatchError, ValueTableError
+from ..core.errors import DataValueError, RowKeyMismatchError, ShapeMismatchError, ValueTableError
 from ..core.provenance import ValueProvenance
 from .metadata import check_config_name, infer_source_revision, key_fingerprint, row_hashes, validate_metadata, validate_table
 from .push import ROW_HASH_COLUMN
@@ -129,11 +129,12 @@ def load_values(
     snapshot = Path(meta_path).parent.parent.name
     sha = snapshot if _SHA_RE.match(snapshot) else revision
     block = _read_meta(meta_path, config)
+    errors = datasets.exceptions
     try:
         table = datasets.load_dataset(repo_id, config, split="train", revision=sha, token=token)
-    except (datasets.exceptions.DatasetGenerationError, OSError, ValueError) as err:
-        if isinstance(err, ConnectionError) or type(err).__name__ in ("OfflineModeIsEnabled", "LocalEntryNotFoundError"):
-            raise
+    except errors.SplitsVerificationError as err:
+        raise ShapeMismatchError(f"{repo_id} config {config!r} at {sha} does not hold the rows its card lists: {err}") from err
+    except (errors.DatasetBuildError, errors.CastError, errors.DataFilesNotFoundError, ValueError) as err:
         raise ValueTableError(f"{repo_id} config {config!r} at {sha} could not be read as parquet: {err}") from err
     validate_table(table, block)
     result = HubValues(

@@ -77,6 +77,10 @@ def _http_status(err: BaseException) -> int | None:
     return None
 
 
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.1 * 2**attempt, 5.0) * (1 + random.random()))
+
+
 def _data_files(api: Any, repo_id: str, config: str, revision: str) -> dict[str, str]:
     entries = api.list_repo_tree(repo_id, path_in_repo=config, repo_type="dataset", revision=revision)
     return {e.path: str(getattr(e, "blob_id", "")) for e in entries if e.path.startswith(f"{config}/train-")}
@@ -152,7 +156,7 @@ def push_values(
         [`DataValueError`] subclasses: the table does not match its provenance, or the source revision is a branch.
     """
     from huggingface_hub import CommitOperationAdd, HfApi
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+    from huggingface_hub.errors import EntryNotFoundError
 
     if provenance is None:
         raise DataValueError("push_values needs the table's ValueProvenance (every method returns one)")
@@ -168,16 +172,28 @@ def push_values(
     values = values.flatten_indices() if getattr(values, "_indices", None) is not None else values
     block = build_metadata(values, provenance, config, row_hash_columns=hash_columns or None)
 
+    from huggingface_hub.errors import HfHubHTTPError
+
     logger.info("pushing %d rows of %r to %s (config %r)", len(values), provenance.score_column, repo_id, config)
-    info = values.push_to_hub(
-        repo_id,
-        config_name=config,
-        split="train",
-        token=token,
-        private=private,
-        set_default=set_default,
-        commit_message=commit_message or f"hf_datavalue: {config} values ({provenance.method})",
-    )
+    # datasets retries its own commit on 412 only when the error's __context__ is an HfHubHTTPError, which
+    # huggingface_hub 2.x no longer raises that way: retry the whole (idempotent) push here instead.
+    for attempt in range(max_retries + 1):
+        try:
+            info = values.push_to_hub(
+                repo_id,
+                config_name=config,
+                split="train",
+                token=token,
+                private=private,
+                set_default=set_default,
+                commit_message=commit_message or f"hf_datavalue: {config} values ({provenance.method})",
+            )
+            break
+        except HfHubHTTPError as err:
+            if _http_status(err) not in (409, 412) or attempt == max_retries:
+                raise
+            logger.info("data commit for %s/%s raced another commit; pushing again (retry %d)", repo_id, config, attempt + 1)
+            _backoff(attempt)
     data_commit = info.oid
     api = HfApi(endpoint=_endpoint(), token=token, library_name="hf_datavalue")
     extra_ops = [
@@ -210,7 +226,7 @@ def push_values(
         except HfHubHTTPError as err:
             if _http_status(err) in (409, 412) and attempt < max_retries:
                 logger.info("card commit for %s/%s raced another commit; re-reading the card (retry %d)", repo_id, config, attempt + 1)
-                time.sleep(min(0.2 * 2**attempt, 5.0) * (1 + random.random()))
+                _backoff(attempt)
                 parent = api.repo_info(repo_id, repo_type="dataset", revision="main").sha
                 if _data_files(api, repo_id, config, parent) != _data_files(api, repo_id, config, data_commit):
                     raise DataValueError(
