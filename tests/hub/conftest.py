@@ -11,10 +11,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
-
 from local_hub import LocalHub, start_local_hub  # tests/hub is on sys.path (pytest rootdir-relative import)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -26,28 +26,41 @@ TOKEN = "hf_loopbackSECRETtoken0123456789abcdef"
 def scenario_env(env: dict[str, str], **extra: str) -> dict[str, str]:
     env = dict(env)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env["HF_DATAVALUE_SHARED_DATA"] = os.environ.get("HF_DATAVALUE_SHARED_DATA", str(REPO_ROOT.parent / "shared" / "data"))
+    env["HF_DATAVALUE_SHARED_DATA"] = os.environ.get(
+        "HF_DATAVALUE_SHARED_DATA", str(REPO_ROOT.parent / "shared" / "data")
+    )
     env.update(extra)
     return env
 
 
 def start_scenario(name: str, env: dict[str, str], **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(
+    """Start a scenario process; its output goes to a temporary file (no pipe to fill up and block on)."""
+    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115 - closed in finish_scenario
+    proc = subprocess.Popen(
         [sys.executable, str(SCENARIOS), name, json.dumps(kwargs)],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         text=True,
         cwd=str(REPO_ROOT),
     )
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
 
 
 def finish_scenario(proc: subprocess.Popen, timeout: float = 300) -> tuple[dict, str]:
-    out, err = proc.communicate(timeout=timeout)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.log.seek(0)  # type: ignore[attr-defined]
+    output = proc.log.read()  # type: ignore[attr-defined]
+    proc.log.close()  # type: ignore[attr-defined]
     if proc.returncode != 0:
-        pytest.fail(f"scenario failed ({proc.returncode}):\n{out[-3000:]}\n{err[-6000:]}")
-    line = [x for x in out.splitlines() if x.startswith("RESULT:")][-1]
-    return json.loads(line[len("RESULT:") :]), out + err
+        pytest.fail(f"scenario failed ({proc.returncode}):\n{output[-8000:]}")
+    line = [x for x in output.splitlines() if x.startswith("RESULT:")][-1]
+    return json.loads(line[len("RESULT:") :]), output
 
 
 def run_scenario(name: str, env: dict[str, str], **kwargs) -> tuple[dict, str]:
@@ -67,10 +80,12 @@ def published(local_hub, tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("publish")
     home = local_hub.root / "hf_home_write"
     env = scenario_env(local_hub.env(write=True, hf_home=home), HF_TOKEN=TOKEN, SCENARIO_DEBUG="1")
-    result, output = run_scenario("publish", env, work=str(work))
-    plain = scenario_env(local_hub.env(write=True, hf_home=home))
+    publish = start_scenario("publish", env, work=str(work))
+    plain = scenario_env(local_hub.env(write=True, hf_home=local_hub.root / "hf_home_concurrent"))
     procs = [start_scenario("push_one", plain, repo="local/concurrent-values", config=c) for c in ("lava", "gotd")]
-    result["concurrent"] = [finish_scenario(p)[0] for p in procs]
+    concurrent = [finish_scenario(p)[0] for p in procs]
+    result, output = finish_scenario(publish)
+    result["concurrent"] = concurrent
     result["_output"] = output
     return result
 

@@ -91,13 +91,21 @@ class GitStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=".creating-", dir=self.mirrors))
             subprocess.run(["git", "init", "-q", "-b", "main", str(staging)], check=True, env=self.env)
-            self._commit(staging, "main", None, [("add", ".gitattributes", b"*.parquet filter=lfs diff=lfs merge=lfs -text\n")], "initial commit")
+            self._commit(
+                staging,
+                "main",
+                None,
+                [("add", ".gitattributes", b"*.parquet filter=lfs diff=lfs merge=lfs -text\n")],
+                "initial commit",
+            )
             os.rename(staging, path)
             return True
 
     def resolve(self, repo: Path, rev: str) -> str:
         proc = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"], capture_output=True, env=self.env
+            ["git", "-C", str(repo), "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"],
+            capture_output=True,
+            env=self.env,
         )
         if proc.returncode != 0:
             raise HubError(404, "RevisionNotFound", f"Invalid rev id: {rev}")
@@ -133,7 +141,9 @@ class GitStore:
 
     def _commit(self, repo: Path, branch: str, parent: str | None, ops: list[tuple], message: str) -> str:
         head_proc = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--verify", "-q", f"refs/heads/{branch}"], capture_output=True, env=self.env
+            ["git", "-C", str(repo), "rev-parse", "--verify", "-q", f"refs/heads/{branch}"],
+            capture_output=True,
+            env=self.env,
         )
         head = head_proc.stdout.decode().strip() if head_proc.returncode == 0 else None
         if parent is not None and parent != head:
@@ -194,7 +204,9 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None, ctype: str = "application/json") -> None:
+    def _send(
+        self, status: int, body: bytes = b"", headers: dict[str, str] | None = None, ctype: str = "application/json"
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -244,7 +256,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self._repo_info(repo_type, repo_id, repo, "/".join(rest[1:]))
             if action == "preupload" and method == "POST":
                 files = json.loads(body)["files"]
-                modes = [{"path": f["path"], "uploadMode": self._mode(f["path"]), "shouldIgnore": False} for f in files]
+                modes = [
+                    {"path": f["path"], "uploadMode": self._mode(f["path"]), "shouldIgnore": False} for f in files
+                ]
                 return self._json(200, {"files": modes, "commitOid": None})
             if action == "commit" and method == "POST":
                 return self._commit(repo_type, repo_id, repo, "/".join(rest[1:]) or "main", body)
@@ -340,7 +354,9 @@ class Handler(BaseHTTPRequestHandler):
             elif key == "lfsFile":
                 blob = store.lfs_path(value["oid"])
                 if not blob.is_file():
-                    raise HubError(400, "BadRequest", f"LFS object {value['oid']} for {value['path']} was never uploaded")
+                    raise HubError(
+                        400, "BadRequest", f"LFS object {value['oid']} for {value['path']} was never uploaded"
+                    )
                 ops.append(("add", value["path"], blob.read_bytes()))
             elif key == "deletedFile":
                 ops.append(("delete", value["path"]))
@@ -362,7 +378,9 @@ class Handler(BaseHTTPRequestHandler):
             if not self.server.store.lfs_path(obj["oid"]).is_file():
                 entry["actions"] = {"upload": {"href": f"{self.base}/_lfs/{obj['oid']}"}}
             objects.append(entry)
-        self._send(200, json.dumps({"transfer": "basic", "objects": objects}).encode(), ctype="application/vnd.git-lfs+json")
+        self._send(
+            200, json.dumps({"transfer": "basic", "objects": objects}).encode(), ctype="application/vnd.git-lfs+json"
+        )
 
     def _lfs_put(self, oid: str, body: bytes) -> None:
         path = self.server.store.lfs_path(oid)

@@ -138,7 +138,10 @@ def publish(work: str) -> dict[str, Any]:
     make_source().push_to_hub(SOURCE, split="train")
     source = datasets.load_dataset(SOURCE, split="train")
     table, prov = value_table(source)
-    out: dict[str, Any] = {"source_revision": prov.source_revision, "expected": digest(table["row_idx"], table["lava_value"])}
+    out: dict[str, Any] = {
+        "source_revision": prov.source_revision,
+        "expected": digest(table["row_idx"], table["lava_value"]),
+    }
     out["expected_by_idx"] = {str(i): float(v).hex() for i, v in zip(source["idx"], table["lava_value"])}
 
     first = push_values(table, VALUES, "lava", prov, source=source)
@@ -185,16 +188,24 @@ def publish(work: str) -> dict[str, Any]:
             buf = io.BytesIO()
             pq.write_table(bad, buf)
             payload = buf.getvalue()
-        api.upload_file(path_or_fileobj=payload, path_in_repo=path, repo_id=CORRUPT, repo_type="dataset", revision=kind)
+        api.upload_file(
+            path_or_fileobj=payload, path_in_repo=path, repo_id=CORRUPT, repo_type="dataset", revision=kind
+        )
 
     # a concurrent commit between the data commit and the metadata commit: the gateway answers 412
     original = HfApi.create_commit
     state = {"injected": 0}
 
     def racing_create_commit(self, repo_id, operations, **kwargs):
-        if kwargs.get("parent_commit") and any(op.path_in_repo.endswith("meta.json") for op in operations) and not state["injected"]:
+        if (
+            kwargs.get("parent_commit")
+            and any(op.path_in_repo.endswith("meta.json") for op in operations)
+            and not state["injected"]
+        ):
             state["injected"] += 1
-            self.upload_file(path_or_fileobj=b"concurrent edit\n", path_in_repo="notes.txt", repo_id=repo_id, repo_type="dataset")
+            self.upload_file(
+                path_or_fileobj=b"concurrent edit\n", path_in_repo="notes.txt", repo_id=repo_id, repo_type="dataset"
+            )
         return original(self, repo_id, operations, **kwargs)
 
     HfApi.create_commit = racing_create_commit  # type: ignore[method-assign]
@@ -217,11 +228,9 @@ def publish(work: str) -> dict[str, Any]:
 @scenario
 def push_one(repo: str, config: str) -> dict[str, Any]:
     """One push of `config` (lava or gotd values) to `repo`; run twice concurrently by the tests."""
-    import datasets
-
     from hf_datavalue.hub_cards import push_values
 
-    source = datasets.load_dataset(SOURCE, split="train")
+    source = make_source()
     table, prov = value_table(source) if config == "lava" else gotd_table(source)
     result = push_values(table, repo, config, prov)
     return {"commit": result.commit_sha, "retries": result.retries}
@@ -295,8 +304,12 @@ def load_checks(work: str, first: str, source_revision: str) -> dict[str, Any]:
     forced = attach_values(head, loaded, allow_revision_mismatch=True)
     out["other_revision_forced_ok"] = forced["lava_value"] == attach_values(src, loaded)["lava_value"]
     out["other_rows_count"] = error_of(lambda: attach_values(src.select(range(N_ROWS - 50)), loaded))
-    out["other_rows_count_forced"] = len(attach_values(src.select(range(N_ROWS - 50)), loaded, allow_row_mismatch=True))
-    edited = src.map(lambda row, i: {"sentence": row["sentence"] + " (edited)" if i == 3 else row["sentence"]}, with_indices=True)
+    out["other_rows_count_forced"] = len(
+        attach_values(src.select(range(N_ROWS - 50)), loaded, allow_row_mismatch=True)
+    )
+    edited = src.map(
+        lambda row, i: {"sentence": row["sentence"] + " (edited)" if i == 3 else row["sentence"]}, with_indices=True
+    )
     out["other_rows_content"] = error_of(lambda: attach_values(edited, loaded))
     out["shuffled_without_key"] = error_of(lambda: attach_values(src.shuffle(seed=2), loaded))
     out["other_keys"] = error_of(lambda: attach_values(src.add_column("row_idx", np.arange(1, N_ROWS + 1)), loaded))
@@ -310,11 +323,15 @@ def load_checks(work: str, first: str, source_revision: str) -> dict[str, Any]:
     out["cli_pull"] = cli(["pull", "local/cli-values", "--config", "lava", "--out", str(pulled)])
     import pyarrow.parquet as pq
 
-    out["cli_pull_digest"] = (lambda t: digest(t["row_idx"].to_numpy(), t["lava_value"].to_numpy()))(pq.read_table(pulled / "values.parquet"))
+    out["cli_pull_digest"] = (lambda t: digest(t["row_idx"].to_numpy(), t["lava_value"].to_numpy()))(
+        pq.read_table(pulled / "values.parquet")
+    )
     data_file = Path(work) / "rows.parquet"
     src.to_parquet(str(data_file))
     attached = Path(work) / "attached.parquet"
-    out["cli_attach"] = cli(["attach", "local/cli-values", "--config", "lava", "--data", str(data_file), "--out", str(attached)])
+    out["cli_attach"] = cli(
+        ["attach", "local/cli-values", "--config", "lava", "--data", str(data_file), "--out", str(attached)]
+    )
     out["cli_attach_columns"] = pq.read_table(attached).column_names
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -42,7 +43,11 @@ def test_second_push_keeps_history_readable(local_hub, published, loaded):
     log = git(local_hub, "local/sst2-values", "log", "--format=%H", "main").split()
     assert published["first"] in log and published["second"] in log and published["data_commit"] in log
     for sha in log:  # every commit holds at most one shard of the config: nothing duplicated or half-written
-        shards = [p for p in git(local_hub, "local/sst2-values", "ls-tree", "-r", "--name-only", sha).split() if p.startswith("lava/train-")]
+        shards = [
+            p
+            for p in git(local_hub, "local/sst2-values", "ls-tree", "-r", "--name-only", sha).split()
+            if p.startswith("lava/train-")
+        ]
         assert len(shards) <= 1
 
 
@@ -121,13 +126,20 @@ def test_offline_reload_with_servers_stopped(tmp_path, shared_data, scenario_run
     from local_hub import start_local_hub
 
     hub = start_local_hub(tmp_path / "hub")
+    pids = hub.pids
     try:
         home = tmp_path / "hf_home"
-        setup, _ = scenario_runner("offline_setup", scenario_env(hub.env(write=True, hf_home=tmp_path / "w")), repo="local/off-values")
+        setup, _ = scenario_runner(
+            "offline_setup", scenario_env(hub.env(write=True, hf_home=tmp_path / "w")), repo="local/off-values"
+        )
         online, _ = scenario_runner("offline_load", scenario_env(hub.env(hf_home=home)), repo="local/off-values")
     finally:
         hub.stop()
-    assert all(p.poll() is not None for p in hub._procs) or not hub._procs
-    offline, output = scenario_runner("offline_load", scenario_env(hub.env(hf_home=home, offline=True)), repo="local/off-values")
+    for pid in pids:  # both servers are gone
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    offline, output = scenario_runner(
+        "offline_load", scenario_env(hub.env(hf_home=home, offline=True)), repo="local/off-values"
+    )
     assert online["digest"] == online["plain_digest"] == setup["expected"]
     assert offline == online

@@ -79,7 +79,11 @@ def run_push(args: argparse.Namespace) -> int:
         private=args.private or None,
         histogram=not args.no_histogram,
     )
-    print(json.dumps({"repo_id": result.repo_id, "config": result.config, "commit": result.commit_sha, "url": result.commit_url}))
+    print(
+        json.dumps(
+            {"repo_id": result.repo_id, "config": result.config, "commit": result.commit_sha, "url": result.commit_url}
+        )
+    )
     return 0
 
 
@@ -92,7 +96,17 @@ def run_pull(args: argparse.Namespace) -> int:
     table = loaded.values.with_format("arrow")[:]
     write_parquet_atomic(out / "values.parquet", table, metadata=loaded.metadata)
     write_json_atomic(out / "meta.json", loaded.metadata)
-    print(json.dumps({"repo_id": args.repo, "config": args.config, "revision": loaded.revision, "n_rows": len(loaded.values), "out": str(out)}))
+    print(
+        json.dumps(
+            {
+                "repo_id": args.repo,
+                "config": args.config,
+                "revision": loaded.revision,
+                "n_rows": len(loaded.values),
+                "out": str(out),
+            }
+        )
+    )
     return 0
 
 
@@ -110,14 +124,26 @@ def run_attach(args: argparse.Namespace) -> int:
         allow_row_mismatch=args.allow_row_mismatch,
     )
     write_parquet_atomic(args.out, attached.with_format("arrow")[:], metadata=loaded.metadata)
-    print(json.dumps({"repo_id": args.repo, "config": args.config, "revision": loaded.revision, "n_rows": len(attached), "out": args.out}))
+    print(
+        json.dumps(
+            {
+                "repo_id": args.repo,
+                "config": args.config,
+                "revision": loaded.revision,
+                "n_rows": len(attached),
+                "out": args.out,
+            }
+        )
+    )
     return 0
 
 
 def register(subparsers: Any) -> None:
     """Add the `push`, `pull` and `attach` sub-commands to the `hf-datavalue` parser."""
     push = subparsers.add_parser("push", help="publish a value table as a config of a Hub dataset repo")
-    push.add_argument("values", help="values parquet (row_idx + value columns), or a run folder holding values.parquet")
+    push.add_argument(
+        "values", help="values parquet (row_idx + value columns), or a run folder holding values.parquet"
+    )
     push.add_argument("--repo", required=True, help="values repo id, e.g. me/sst2-values")
     push.add_argument("--config", help="config name (defaults to the method name)")
     push.add_argument("--meta", help="provenance JSON (defaults to the parquet's metadata or a meta.json beside it)")

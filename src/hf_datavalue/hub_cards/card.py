@@ -71,9 +71,11 @@ def render_section(block: Mapping[str, Any], repo_id: str) -> str:
     title, meaning = METHOD_NOTES.get(block["method"], (block["method"], block["score_semantics"]))
     if block.get("source_repo"):
         source = f"[`{block['source_repo']}`](https://huggingface.co/datasets/{block['source_repo']})"
-        parts = [f"config `{block['source_config']}`" if block.get("source_config") else None,
-                 f"split `{block['source_split']}`" if block.get("source_split") else None,
-                 f"revision `{block['source_revision']}`" if block.get("source_revision") else None]
+        parts = [
+            f"config `{block['source_config']}`" if block.get("source_config") else None,
+            f"split `{block['source_split']}`" if block.get("source_split") else None,
+            f"revision `{block['source_revision']}`" if block.get("source_revision") else None,
+        ]
         detail = ", ".join(p for p in parts if p)
         source_desc = f"{source} ({detail})" if detail else source
     else:

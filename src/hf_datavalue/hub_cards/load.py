@@ -36,7 +36,14 @@ import numpy as np
 
 from ..core.errors import DataValueError, RowKeyMismatchError, ShapeMismatchError, ValueTableError
 from ..core.provenance import ValueProvenance
-from .metadata import check_config_name, infer_source_revision, key_fingerprint, row_hashes, validate_metadata, validate_table
+from .metadata import (
+    check_config_name,
+    infer_source_revision,
+    key_fingerprint,
+    row_hashes,
+    validate_metadata,
+    validate_table,
+)
 from .push import ROW_HASH_COLUMN
 
 if TYPE_CHECKING:
@@ -133,7 +140,9 @@ def load_values(
     try:
         table = datasets.load_dataset(repo_id, config, split="train", revision=sha, token=token)
     except errors.SplitsVerificationError as err:
-        raise ShapeMismatchError(f"{repo_id} config {config!r} at {sha} does not hold the rows its card lists: {err}") from err
+        raise ShapeMismatchError(
+            f"{repo_id} config {config!r} at {sha} does not hold the rows its card lists: {err}"
+        ) from err
     except (errors.DatasetBuildError, errors.CastError, errors.DataFilesNotFoundError, ValueError) as err:
         raise ValueTableError(f"{repo_id} config {config!r} at {sha} could not be read as parquet: {err}") from err
     validate_table(table, block)
@@ -247,7 +256,9 @@ def attach_values(
             changed = found & (mine != theirs)
             if changed.any():
                 first = data_keys[changed][:5].tolist()
-                problems.append(f"{int(changed.sum())} rows differ in content from the valued rows (e.g. {key} {first})")
+                problems.append(
+                    f"{int(changed.sum())} rows differ in content from the valued rows (e.g. {key} {first})"
+                )
         else:
             logger.warning("cannot verify row contents: the dataset lacks some of %s", hash_columns)
     if problems:

@@ -102,7 +102,9 @@ _OPTIONAL: dict[str, tuple[type, ...]] = {
 def check_config_name(config: str) -> str:
     """A config name is a short identifier (`lava`, `lava_r512`, `ddo_weights`); `default` is reserved."""
     if not isinstance(config, str) or not _CONFIG_RE.match(config) or config == "default":
-        raise ConfigError(f"invalid values config name {config!r}: use letters, digits, '_', '-', '.' and not 'default'")
+        raise ConfigError(
+            f"invalid values config name {config!r}: use letters, digits, '_', '-', '.' and not 'default'"
+        )
     return config
 
 
@@ -200,7 +202,9 @@ def build_metadata(
     columns = {name: _dtype_of(values, name) for name in values.column_names}
     keys = np.asarray(values[row_key])
     if len(values) != provenance.n_rows:
-        raise ShapeMismatchError(f"value table has {len(values)} rows but its provenance says n_rows={provenance.n_rows}")
+        raise ShapeMismatchError(
+            f"value table has {len(values)} rows but its provenance says n_rows={provenance.n_rows}"
+        )
     fingerprint = key_fingerprint(keys)
     if fingerprint != provenance.row_fingerprint:
         raise RowKeyMismatchError(

@@ -192,9 +192,11 @@ def push_values(
         except HfHubHTTPError as err:
             if _http_status(err) not in (409, 412) or attempt == max_retries:
                 raise
-            logger.info("data commit for %s/%s raced another commit; pushing again (retry %d)", repo_id, config, attempt + 1)
+            logger.info(
+                "data commit for %s/%s raced another commit; pushing again (retry %d)", repo_id, config, attempt + 1
+            )
             _backoff(attempt)
-    data_commit = info.oid
+    data_commit = str(info.oid)
     api = HfApi(endpoint=_endpoint(), token=token, library_name="hf_datavalue")
     extra_ops = [
         CommitOperationAdd(f"{config}/meta.json", (json.dumps(block, indent=2, sort_keys=True) + "\n").encode("utf-8"))
@@ -225,9 +227,14 @@ def push_values(
             )
         except HfHubHTTPError as err:
             if _http_status(err) in (409, 412) and attempt < max_retries:
-                logger.info("card commit for %s/%s raced another commit; re-reading the card (retry %d)", repo_id, config, attempt + 1)
+                logger.info(
+                    "card commit for %s/%s raced another commit; re-reading the card (retry %d)",
+                    repo_id,
+                    config,
+                    attempt + 1,
+                )
                 _backoff(attempt)
-                parent = api.repo_info(repo_id, repo_type="dataset", revision="main").sha
+                parent = str(api.repo_info(repo_id, repo_type="dataset", revision="main").sha)
                 if _data_files(api, repo_id, config, parent) != _data_files(api, repo_id, config, data_commit):
                     raise DataValueError(
                         f"another push replaced the {config!r} data of {repo_id} before its metadata was committed; "
