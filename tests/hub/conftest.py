@@ -60,7 +60,9 @@ def finish_scenario(proc: subprocess.Popen, timeout: float = 300) -> tuple[dict,
     if proc.returncode != 0:
         pytest.fail(f"scenario failed ({proc.returncode}):\n{output[-8000:]}")
     line = [x for x in output.splitlines() if x.startswith("RESULT:")][-1]
-    return json.loads(line[len("RESULT:") :]), output
+    result = json.loads(line[len("RESULT:") :])
+    assert not result.pop("_non_loopback"), "a Hub scenario tried to leave loopback"
+    return result, output
 
 
 def run_scenario(name: str, env: dict[str, str], **kwargs) -> tuple[dict, str]:

@@ -221,7 +221,7 @@ def publish(work: str) -> dict[str, Any]:
     run = Path(work) / "run"
     write_parquet_atomic(run / "values.parquet", good, metadata=prov.to_dict())
     write_json_atomic(run / "meta.json", prov.to_dict())
-    out["cli_push"] = cli(["push", str(run), "--repo", "local/cli-values", "--config", "lava"])
+    out["cli_push"] = cli(["push", str(run), "--repo", "local/cli-values", "--config", "lava", "--tag", "lava-v1"])
     return out
 
 
@@ -320,7 +320,9 @@ def load_checks(work: str, first: str, source_revision: str) -> dict[str, Any]:
 
     # CLI pull and attach
     pulled = Path(work) / "pulled"
-    out["cli_pull"] = cli(["pull", "local/cli-values", "--config", "lava", "--out", str(pulled)])
+    out["cli_pull"] = cli(
+        ["pull", "local/cli-values", "--config", "lava", "--revision", "lava-v1", "--out", str(pulled)]
+    )
     import pyarrow.parquet as pq
 
     out["cli_pull_digest"] = (lambda t: digest(t["row_idx"].to_numpy(), t["lava_value"].to_numpy()))(
@@ -348,7 +350,27 @@ def offline_load(repo: str) -> dict[str, Any]:
             "plain_digest": digest(plain["row_idx"], plain["lava_value"]), "revision": loaded.revision}  # fmt: skip
 
 
+NON_LOOPBACK: list[str] = []
+
+
+def guard_sockets() -> None:
+    """Record (and refuse) any connection that would leave loopback (spec §8.8)."""
+    import socket
+
+    original = socket.socket.connect
+
+    def connect(self, address):
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in ("127.0.0.1", "::1", "localhost"):
+            NON_LOOPBACK.append(str(host))
+            raise ConnectionRefusedError(f"test socket guard: connection to {host} refused")
+        return original(self, address)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+
+
 def main() -> None:
+    guard_sockets()
     logging.basicConfig(level=logging.DEBUG if os.environ.get("SCENARIO_DEBUG") else logging.WARNING)
     name, kwargs = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}")
     try:
@@ -356,6 +378,7 @@ def main() -> None:
     except Exception:
         traceback.print_exc()
         sys.exit(1)
+    result["_non_loopback"] = NON_LOOPBACK
     print("RESULT:" + json.dumps(result, default=str))
 
 

@@ -44,8 +44,10 @@ def _read_provenance(values_path: Path, meta: str | None) -> Any:
             raise DataValueError(
                 f"no provenance for {values_path}: pass --meta, or keep the run's meta.json beside the parquet"
             )
-    if not isinstance(data, dict):
-        raise DataValueError("the provenance JSON must be an object")
+    if isinstance(data, dict) and isinstance(data.get("provenance"), dict):
+        data = data["provenance"]  # a run's meta.json may wrap the provenance with other run facts
+    if not isinstance(data, dict) or "method" not in data:
+        raise DataValueError("the provenance JSON must be an object with at least method, score_column, n_rows")
     return ValueProvenance.from_dict(data)
 
 
@@ -64,7 +66,14 @@ def run_push(args: argparse.Namespace) -> int:
 
     path = Path(args.values)
     if path.is_dir():
-        path = path / "values.parquet"
+        candidates = (
+            [path / "values.parquet"] if (path / "values.parquet").is_file() else sorted(path.glob("*.parquet"))
+        )
+        if len(candidates) != 1:
+            raise DataValueError(
+                f"{path} must hold values.parquet or exactly one .parquet file, found {len(candidates)}"
+            )
+        path = candidates[0]
     provenance = _read_provenance(path, args.meta)
     if args.source_revision:
         provenance.source_revision = args.source_revision
@@ -78,6 +87,7 @@ def run_push(args: argparse.Namespace) -> int:
         source=source,
         private=args.private or None,
         histogram=not args.no_histogram,
+        tag=args.tag,
     )
     print(
         json.dumps(
@@ -151,6 +161,7 @@ def register(subparsers: Any) -> None:
     push.add_argument("--source-revision", help="commit sha of the source dataset the values were computed on")
     push.add_argument("--private", action="store_true", help="create the repo as private")
     push.add_argument("--no-histogram", action="store_true", help="do not add the histogram image to the card")
+    push.add_argument("--tag", help="also tag the published commit (e.g. lava-v1)")
     push.set_defaults(func=run_push)
 
     pull = subparsers.add_parser("pull", help="download and verify a values config into values.parquet + meta.json")

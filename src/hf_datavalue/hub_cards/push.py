@@ -130,6 +130,7 @@ def push_values(
     commit_message: str | None = None,
     set_default: bool | None = None,
     histogram: bool = True,
+    tag: str | None = None,
     max_retries: int = 8,
 ) -> PushResult:
     """Publish a value table as config `config` of the dataset repo `repo_id`.
@@ -147,6 +148,8 @@ def push_values(
         commit_message (`str`, *optional*): summary of the data commit.
         set_default (`bool`, *optional*): make this config the repo's default.
         histogram (`bool`, *optional*, defaults to `True`): add `<config>/histogram.png` to the card.
+        tag (`str`, *optional*): also pin the metadata commit with this tag (e.g. `lava-v1`), for
+            `load_values(..., revision="lava-v1")`.
         max_retries (`int`, *optional*, defaults to 8): retries of the metadata commit on a stale parent (412).
 
     Returns:
@@ -242,6 +245,8 @@ def push_values(
                     ) from err
                 continue
             raise
+        if tag:
+            api.create_tag(repo_id, tag=tag, revision=commit.oid, repo_type="dataset")
         logger.info("published %s config %r at %s", repo_id, config, commit.oid)
         return PushResult(
             repo_id=repo_id,
