@@ -17,6 +17,7 @@ hub.stop()                             # ends both servers by pid
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -126,7 +127,7 @@ def start_local_hub(root: str | os.PathLike[str], timeout: float = 30.0, olah_cl
         timeout (`float`, *optional*, defaults to 30): seconds to wait for each server.
         olah_cli (`str`, *optional*): the `olah-cli` executable; defaults to the one beside `sys.executable`.
     """
-    root = Path(root)
+    root = Path(root).resolve()
     mirrors = root / "mirrors"
     (mirrors / "datasets").mkdir(parents=True, exist_ok=True)
     (mirrors / "models").mkdir(parents=True, exist_ok=True)
@@ -152,13 +153,14 @@ def start_local_hub(root: str | os.PathLike[str], timeout: float = 30.0, olah_cl
         port = free_port()
         netloc = f"127.0.0.1:{port}"
         config = root / "olah.toml"
+        quote = json.dumps  # TOML basic strings take JSON escapes
         config.write_text(
             "[basic]\n"
             f'host = "127.0.0.1"\nport = {port}\n'
-            f'repos-path = "{root / "olah-repos"}"\n'
+            f"repos-path = {quote(str(root / 'olah-repos'))}\n"
             'mirror-scheme = "http"\n'
             f'mirror-netloc = "{netloc}"\nmirror-lfs-netloc = "{netloc}"\n'
-            f'mirrors-path = ["{mirrors}"]\n'
+            f"mirrors-path = [{quote(str(mirrors))}]\n"
             "metadata-cache-ttl = 0\n"
             "[accessibility]\noffline = true\n"
         )
