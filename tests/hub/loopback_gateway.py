@@ -282,6 +282,8 @@ class Handler(BaseHTTPRequestHandler):
                 payload = json.loads(body or b"{}")
                 if action == "tag":
                     sha = store.resolve(repo, "/".join(rest[1:]))
+                    if store.git(repo, "tag", "--list", payload["tag"]).strip():
+                        raise HubError(409, "Conflict", f"tag {payload['tag']} already exists")
                     store.git(repo, "tag", payload["tag"], sha)
                 else:
                     sha = store.resolve(repo, payload.get("startingPoint") or "main")

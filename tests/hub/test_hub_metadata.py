@@ -208,3 +208,30 @@ def test_no_pickle_in_hub_code():
     for path in package.rglob("*.py"):
         text = path.read_text()
         assert "import pickle" not in text and "torch.load" not in text and "allow_pickle=True" not in text, path
+
+
+def test_long_and_small_tables_of_other_methods():
+    """Per-pair (Forward-INF, repeated row_idx + string query_id + float32) and mixture-weight tables validate too."""
+    from hf_datavalue.hub_cards.metadata import key_fingerprint
+
+    rows = np.repeat(np.arange(5), 2).astype(np.int64)
+    pairs = Dataset.from_dict(
+        {"row_idx": rows, "query_id": ["q0", "q1"] * 5, "score": np.linspace(-1, 1, 10).astype(np.float32)}
+    )
+    prov = ValueProvenance(
+        method="forward_inf", score_column="score", score_semantics="positive = proponent", n_rows=10,
+        row_fingerprint=row_key_fingerprint(rows),
+    )  # fmt: skip
+    block = build_metadata(pairs, prov, "forward_inf")
+    assert block["unique_row_key"] is False and block["columns"]["score"] == "float32"
+    validate_table(pairs.shuffle(seed=0), block)
+    with pytest.raises(RowKeyMismatchError, match="repeats"):
+        attach_values(source_rows(5), pairs, block)
+    weights = Dataset.from_dict({"domain": ["web", "code", "books"], "weight": [0.5, 0.3, 0.2]})
+    prov = ValueProvenance(
+        method="ddo", score_column="weight", score_semantics="mixture weight", n_rows=3, row_key="domain",
+        row_fingerprint=key_fingerprint(weights["domain"]),
+    )  # fmt: skip
+    block = build_metadata(weights, prov, "ddo_weights")
+    validate_table(weights, block)
+    assert "mixture weight" in render_section(block, "org/values")

@@ -149,12 +149,14 @@ def key_fingerprint(keys: Any) -> str:
 
 
 def table_sha256(table: Dataset, row_key: str = "row_idx", columns: Iterable[str] | None = None) -> str:
-    """A sha256 over the table's columns, rows ordered by `row_key` (stable across shuffles and re-shards)."""
+    """A sha256 over the table's columns, rows in a canonical order (stable across shuffles and re-shards)."""
     import pyarrow.compute as pc
 
     names = sorted(columns if columns is not None else table.column_names)
     data = table.with_format("arrow")[:]
-    order = pc.sort_indices(data, sort_keys=[(row_key, "ascending")]) if row_key in data.column_names else None
+    # order by the row key, then by every other column, so tables with repeated keys hash the same in any order
+    keys = ([row_key] if row_key in names else []) + [n for n in names if n != row_key]
+    order = pc.sort_indices(data, sort_keys=[(k, "ascending") for k in keys]) if keys else None
     digest = hashlib.sha256()
     for name in names:
         dtype = _dtype_of(table, name)
