@@ -316,6 +316,7 @@ def load_checks(work: str, first: str, source_revision: str) -> dict[str, Any]:
 
     # corrupted remotes
     out["corrupt"] = {k: error_of(lambda k=k: load_values(CORRUPT, "lava", revision=k)) for k in CORRUPTIONS}
+    out["no_meta"] = error_of(lambda: load_values(SOURCE, "nosuchconfig"))
     out["corrupt_main_ok"] = error_of(lambda: load_values(CORRUPT, "lava")) is None
 
     # CLI pull and attach

@@ -111,6 +111,11 @@ def test_corrupted_remote_values_are_refused(loaded, kind):
     assert loaded["corrupt_main_ok"]  # the untouched main branch of the same repo still loads
 
 
+def test_config_without_metadata_is_refused(loaded):
+    # the Hub answers 404 EntryNotFound (-> ValueTableError); olah's offline mirror answers 401 RepositoryNotFound
+    assert loaded["no_meta"]["type"] in ("ValueTableError", "RepositoryNotFoundError"), loaded["no_meta"]
+
+
 def test_token_is_never_logged(published):
     assert published["_output"], "the publish scenario produced no log output"
     assert TOKEN not in published["_output"]

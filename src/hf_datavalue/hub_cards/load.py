@@ -131,7 +131,15 @@ def load_values(
 
     check_config_name(config)
     api = HfApi(endpoint=str(datasets.config.HF_ENDPOINT), token=token, library_name="hf_datavalue")
-    meta_path = api.hf_hub_download(repo_id, f"{config}/meta.json", repo_type="dataset", revision=revision)
+    from huggingface_hub.errors import RemoteEntryNotFoundError
+
+    try:
+        meta_path = api.hf_hub_download(repo_id, f"{config}/meta.json", repo_type="dataset", revision=revision)
+    except RemoteEntryNotFoundError as err:
+        raise ValueTableError(
+            f"{repo_id} has no {config}/meta.json at {revision or 'main'}: the config was not published with "
+            "hf_datavalue (read it with datasets.load_dataset, unverified) or the name is wrong"
+        ) from err
     # the snapshot folder is named after the commit: load the parquet at exactly that commit
     snapshot = Path(meta_path).parent.parent.name
     sha = snapshot if _SHA_RE.match(snapshot) else revision
