@@ -30,6 +30,7 @@ __all__ = [
     "RowKeyMismatchError",
     "ShapeMismatchError",
     "SolverError",
+    "ValueTableError",
 ]
 
 
@@ -71,6 +72,10 @@ class LabelError(DataValueError):
 
 class RowKeyMismatchError(DataValueError):
     """Values do not belong to the dataset they are attached to (row keys, counts or fingerprints differ)."""
+
+
+class ValueTableError(DataValueError):
+    """A value table or its metadata is malformed: wrong column types, missing fields, a checksum that differs."""
 
 
 class OutputExistsError(DataValueError, FileExistsError):
