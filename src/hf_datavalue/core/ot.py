@@ -376,7 +376,9 @@ def sinkhorn(
     f = torch.zeros(n_rows, dtype=dtype, device=device)
     g = torch.zeros(n_cols, dtype=dtype, device=device)
 
-    def half_steps(f: torch.Tensor, g: torch.Tensor, e: float) -> tuple[torch.Tensor, torch.Tensor, float]:
+    def half_steps(
+        f: torch.Tensor, g: torch.Tensor, e: float, omega: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor, float]:
         """One Sinkhorn iteration in one pass over the cost: f from g, then g from the (relaxed) new f.
 
         Returns the new potentials and the L1 marginal error of the old pair on both sides: row sums of the
@@ -393,8 +395,8 @@ def sinkhorn(
             buf = neg + row_term[None, :]
             f_new = -e * _logsumexp_(buf, dim=1)
             err += float((a_t[s:t] * torch.expm1((f[s:t] - f_new) / e)).abs().sum())
-            if momentum != 1.0:
-                f_new = f[s:t] + momentum * (f_new - f[s:t])
+            if omega != 1.0:
+                f_new = f[s:t] + omega * (f_new - f[s:t])
             f_next[s:t] = f_new
             # Column log-sum-exp, merged across blocks with a running max (streaming, numerically stable).
             neg.add_((f_new / e + log_a[s:t])[:, None])
@@ -403,13 +405,13 @@ def sinkhorn(
             acc_sum.mul_(torch.exp(acc_max - new_max)).add_(neg.sub_(new_max[None, :]).exp_().sum(dim=0))
             acc_max = new_max
         g_new = -e * (acc_max + acc_sum.log())
-        err += float((b_t * torch.expm1((g - g_new) / e)).abs().sum()) if momentum != 1.0 else 0.0
-        if momentum != 1.0:
-            g_new = g + momentum * (g_new - g)
+        err += float((b_t * torch.expm1((g - g_new) / e)).abs().sum()) if omega != 1.0 else 0.0
+        if omega != 1.0:
+            g_new = g + omega * (g_new - g)
         return f_next, g_new, err
 
     t1 = time.perf_counter()
-    for e in schedule:
+    for e in schedule:  # plain iterations while annealing; over-relaxation only at the final epsilon
         f, g, _ = half_steps(f, g, e)
     n_iter = len(schedule)
 
@@ -418,11 +420,12 @@ def sinkhorn(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=max_iter, desc="Sinkhorn", unit="it", leave=False)
-    err = math.inf
+    err = last_err = math.inf
+    rising = 0
     converged = False
     best = (f, g)
     for _ in range(max_iter):
-        f_new, g_new, err = half_steps(f, g, eps_final)
+        f_new, g_new, err = half_steps(f, g, eps_final, momentum)
         n_iter += 1
         if bar is not None:
             bar.update(1)
@@ -435,6 +438,12 @@ def sinkhorn(
         if err <= tol:
             converged = True
             break
+        # Over-relaxation can oscillate on some problems: fall back to plain Sinkhorn when the error grows.
+        rising = rising + 1 if err > last_err else 0
+        last_err = err
+        if momentum != 1.0 and rising >= 3:
+            logger.info("Sinkhorn over-relaxation oscillates (error %.2e); continuing with momentum 1", err)
+            momentum = 1.0
         f, g = f_new, g_new
     if bar is not None:
         bar.close()
@@ -524,6 +533,7 @@ def class_distance_table(
     feature_weight: float = 0.5,
     tol: float = 1e-6,
     max_iter: int = 10_000,
+    momentum: float = 1.0,
     progress: bool = False,
 ) -> tuple[torch.Tensor, int]:
     """Entropic OT distance between every (source class, target class) pair of label-conditional clouds.
@@ -547,5 +557,5 @@ def class_distance_table(
         inner = PointCloudCost(
             x[x_members[i]], y[y_members[j]], feature_weight=feature_weight, dtype=x.dtype, device=x.device
         )
-        table[i, j] = sinkhorn(inner, eps=eps, tol=tol, max_iter=max_iter).value
+        table[i, j] = sinkhorn(inner, eps=eps, tol=tol, max_iter=max_iter, momentum=momentum).value
     return table, len(pairs)

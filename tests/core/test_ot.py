@@ -1,0 +1,122 @@
+"""The OT core against the properties in specs/lava.md §3 and §11 (float64, small problems)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hf_datavalue.core.errors import ConfigError, EmptyDatasetError, NonFiniteError, ShapeMismatchError
+from hf_datavalue.core.ot import (
+    DenseCost,
+    PointCloudCost,
+    calibrated_gradient,
+    class_distance_table,
+    exact_ot,
+    resolve_eps,
+    sinkhorn,
+    sinkhorn_pot,
+)
+
+
+def _clouds(n: int = 120, m: int = 50, d: int = 5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    y = torch.randn(m, d, generator=gen, dtype=torch.float64) + 0.5
+    return x, y
+
+
+def test_calibrated_gradient_sums_to_zero_and_is_shift_invariant():
+    f = np.random.default_rng(0).normal(size=300) * 10
+    cg = calibrated_gradient(f)
+    assert abs(cg.sum()) <= 1e-9 * len(f) * np.abs(f).max()
+    np.testing.assert_allclose(calibrated_gradient(f + 123.4), cg, rtol=1e-12, atol=1e-12)
+    assert (np.argsort(cg, kind="stable") == np.argsort(f, kind="stable")).all()
+
+
+def test_finite_difference_equals_calibrated_gradient():
+    x, y = _clouds()
+    cost = PointCloudCost(x, y, feature_weight=0.5)
+    n = cost.shape[0]
+    res = sinkhorn(cost, eps=0.1, tol=1e-13, max_iter=100_000)
+    cg = calibrated_gradient(res.f)
+    h = 1e-4 / n
+    for i in np.random.default_rng(1).choice(n, 5, replace=False):
+        delta = np.full(n, -1.0 / (n - 1))
+        delta[i] = 1.0
+        a0 = np.full(n, 1.0 / n)
+        plus = sinkhorn(cost, a0 + h * delta, eps=0.1, tol=1e-14, max_iter=100_000).value
+        minus = sinkhorn(cost, a0 - h * delta, eps=0.1, tol=1e-14, max_iter=100_000).value
+        assert abs((plus - minus) / (2 * h) - cg[i]) <= 1e-6 * np.abs(cg).max()
+
+
+def test_entropic_matches_exact_lp_duals_on_three_gaussians():
+    rng = np.random.default_rng(0)
+    means = np.array([[0, 0], [4, 0], [0, 4]])
+    x = np.concatenate([rng.normal(size=(50, 2)) + mu for mu in means])
+    y = np.concatenate([rng.normal(size=(20, 2)) + mu for mu in means])
+    cost = PointCloudCost(x, y, feature_weight=0.5)
+    cg_eps = calibrated_gradient(sinkhorn(cost, eps=0.1, tol=1e-10, max_iter=100_000).f)
+    cg_lp = calibrated_gradient(exact_ot(cost).f)
+    assert np.corrcoef(cg_eps, cg_lp)[0, 1] >= 0.999
+
+
+@pytest.mark.parametrize("momentum", [1.0, 1.5])
+def test_dense_online_and_pot_backends_agree(momentum):
+    x, y = _clouds(2000, 500, 4)
+    cost = PointCloudCost(x, y, feature_weight=0.5)
+    dense = calibrated_gradient(sinkhorn(cost, eps=0.5, tol=1e-10, mode="dense", momentum=momentum).f)
+    online = calibrated_gradient(sinkhorn(cost, eps=0.5, tol=1e-10, mode="online", block_size=333).f)
+    pot = calibrated_gradient(sinkhorn_pot(cost, eps=0.5, tol=1e-11).f)
+    scale = np.abs(dense).max()
+    assert np.abs(dense - online).max() <= 1e-5 * scale
+    assert np.abs(dense - pot).max() <= 1e-5 * scale
+
+
+def test_small_eps_large_costs_stay_finite():
+    x, y = _clouds(200, 80, 3)
+    cost = PointCloudCost(x * 30, y * 30, feature_weight=0.5)  # entries around 1e3
+    res = sinkhorn(cost, eps=1e-3, tol=1e-6, max_iter=3000, momentum=1.5)
+    assert torch.isfinite(res.f).all() and torch.isfinite(res.g).all()
+    assert np.isfinite(calibrated_gradient(res.f)).all()
+
+
+def test_float32_is_deterministic():
+    x, y = _clouds(300, 100, 8)
+    cost = PointCloudCost(x, y, feature_weight=0.5, dtype=torch.float32)
+    a = sinkhorn(cost, eps=0.1, tol=1e-4, momentum=1.5)
+    b = sinkhorn(cost, eps=0.1, tol=1e-4, momentum=1.5)
+    assert torch.equal(a.f, b.f) and a.n_iter == b.n_iter
+
+
+def test_relative_eps_scales_with_median_cost():
+    x, y = _clouds(100, 40, 3)
+    cost = PointCloudCost(x, y)
+    median = float(cost.dense().matrix.median())
+    assert resolve_eps(cost, 0.05, "relative") == pytest.approx(0.05 * median)
+    assert resolve_eps(cost, 0.05, "absolute") == 0.05
+
+
+def test_class_table_solves_only_cross_pairs_and_skips_absent_classes():
+    x, y = _clouds(90, 60, 3)
+    xl = torch.arange(90) % 3
+    yl = torch.arange(60) % 2  # class 2 has no target points
+    table, n_problems = class_distance_table(x, xl, y, yl, 3, 3, eps=0.1, tol=1e-9)
+    assert n_problems == 6
+    assert torch.isinf(table[:, 2]).all() and torch.isfinite(table[:, :2]).all()
+
+
+def test_bad_inputs_raise_typed_errors():
+    x, y = _clouds(10, 5, 3)
+    with pytest.raises(ShapeMismatchError):
+        PointCloudCost(x, torch.randn(5, 4, dtype=torch.float64))
+    with pytest.raises(NonFiniteError):
+        PointCloudCost(x.clone().fill_(float("nan")), y)
+    with pytest.raises(EmptyDatasetError):
+        PointCloudCost(x[:0], y)
+    with pytest.raises(ConfigError):
+        sinkhorn(DenseCost(torch.ones(3, 3)), eps=-1.0)
+    with pytest.raises(ConfigError):
+        sinkhorn(DenseCost(torch.ones(3, 3)), a=[0.0, 0.0, 0.0])
+    with pytest.raises(ShapeMismatchError):
+        sinkhorn(DenseCost(torch.ones(3, 3)), a=[0.5, 0.5])
