@@ -138,9 +138,16 @@ def _updated_params(
     else:
         opt = torch.optim.Adam(leaves, lr=cfg.lr)
     sign = 1.0 if cfg.direction == "descent" else -1.0
-    for _ in range(int(cfg.steps)):
-        with renamed_missing_labels("test dataset"):
-            grads = query_gradient(model, current, batches, loss_fn=loss_fn, hf_loss=cfg.hf_loss())
+    for step in range(int(cfg.steps)):
+        try:
+            with renamed_missing_labels("test dataset"):
+                grads = query_gradient(model, current, batches, loss_fn=loss_fn, hf_loss=cfg.hf_loss())
+        except NonFiniteError as err:
+            if step == 0:
+                raise
+            raise NonFiniteError(
+                f"the query loss became NaN/inf at update step {step + 1} (lr={cfg.lr}, steps={cfg.steps}); lower them"
+            ) from err
         for name, leaf in current.items():
             leaf.grad = sign * grads[name]
         opt.step()
