@@ -25,7 +25,7 @@ from .core.errors import DataValueError
 __all__ = ["build_parser", "main"]
 
 # Sub-command modules under hf_datavalue.commands, in --help order.
-COMMANDS: tuple[str, ...] = ("lava",)
+COMMANDS: tuple[str, ...] = ("lava", "attribute")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `hf-datavalue`; returns the process exit code (2 on bad input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args) or 0)
     except DataValueError as err:

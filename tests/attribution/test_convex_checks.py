@@ -39,7 +39,17 @@ def convex():
     # Library sign: Inf(i -> T) = L(T; A(D \ i)) - L(T; A(D)), positive = removing i hurts T.
     loo = np.stack([ce_losses(w_loo[i], xte[queries], yte[queries]) for i in range(len(ytr))])
     loo -= test_loss[queries][None]
-    return {"xtr": xtr, "ytr": ytr, "xte": xte, "yte": yte, "w": w, "h_inv": h_inv, "q": queries, "loo": loo, "m": model}
+    return {
+        "xtr": xtr,
+        "ytr": ytr,
+        "xte": xte,
+        "yte": yte,
+        "w": w,
+        "h_inv": h_inv,
+        "q": queries,
+        "loo": loo,
+        "m": model,
+    }
 
 
 def mean_pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -48,7 +58,9 @@ def mean_pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_mirrored_retraining_agrees_with_exact_loo(convex, record_property):
     c = convex
-    w_mir = retrain_batch(c["m"], c["xtr"], c["ytr"], c["w"], c["h_inv"], add_x=c["xte"][c["q"]], add_y=c["yte"][c["q"]])
+    w_mir = retrain_batch(
+        c["m"], c["xtr"], c["ytr"], c["w"], c["h_inv"], add_x=c["xte"][c["q"]], add_y=c["yte"][c["q"]]
+    )
     base = ce_losses(c["w"], c["xtr"], c["ytr"])
     # Mirrored: Inf(i <- T) = L(i; A(D)) - L(i; A(D u T)).
     mirrored = np.stack([base - ce_losses(w_mir[j], c["xtr"], c["ytr"]) for j in range(len(c["q"]))], axis=1)

@@ -27,7 +27,7 @@ from hf_datavalue.core.errors import (
 )
 from hf_datavalue.core.gradients import HFPerExampleLoss, per_example_loss
 
-from .helpers import token_dataset, tiny_bert, tiny_gpt2
+from .helpers import tiny_bert, tiny_gpt2, token_dataset
 
 
 def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:

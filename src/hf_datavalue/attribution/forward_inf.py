@@ -217,7 +217,9 @@ def forward_inf_scores(
         if cfg.mode == "jvp":
             row_idx, scores, base, new = _jvp_scores(model, params, groups, loader, cfg, loss_fn, accelerator, device)
         else:
-            row_idx, scores, base, new = _delta_scores(model, params, groups, loader, cfg, loss_fn, accelerator, device)
+            row_idx, scores, base, new = _delta_scores(
+                model, params, groups, loader, cfg, loss_fn, accelerator, device
+            )
     del hf_loss
     result = AttributionResult(
         method="forward_inf",
@@ -248,7 +250,9 @@ def _groups(
     rows: dict[int, dict[str, Any]] = {}
     for keys, batch in qbatches:
         for i, key in enumerate(keys):
-            rows[key] = {k: (v[i : i + 1] if isinstance(v, torch.Tensor) and v.dim() > 0 else v) for k, v in batch.items()}
+            rows[key] = {
+                k: (v[i : i + 1] if isinstance(v, torch.Tensor) and v.dim() > 0 else v) for k, v in batch.items()
+            }
     out = []
     for name, members in query_groups.items():
         missing = [m for m in members if int(m) not in rows]
@@ -274,7 +278,9 @@ def _delta_scores(
     row_idx: np.ndarray | None = None
     chunk = int(cfg.query_chunk_size)
     for start in range(0, len(groups), chunk):
-        deltas = [_updated_params(model, params, batches, cfg, loss_fn) for _, batches in groups[start : start + chunk]]
+        deltas = [
+            _updated_params(model, params, batches, cfg, loss_fn) for _, batches in groups[start : start + chunk]
+        ]
         need_base = base_parts is None
 
         def fn(batch: dict[str, Any], deltas: list[dict[str, torch.Tensor]] = deltas, need_base: bool = need_base):
@@ -325,7 +331,7 @@ def _jvp_scores(
         outs = []
         base = None
         for tangent in tangents:
-            value, deriv = torch.func.jvp(f, (primals,), (tangent,))
+            value, deriv = torch.func.jvp(f, (primals,), (tangent,))[:2]
             base = value if base is None else base
             outs.append(sign * deriv)
         assert base is not None

@@ -103,7 +103,7 @@ def select_parameters(model: nn.Module, patterns: Iterable[str] | None = None) -
     Raises:
         ConfigError: the model has no trainable parameter, or no trainable parameter matches `patterns`.
     """
-    trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    trainable: dict[str, torch.Tensor] = {name: p for name, p in model.named_parameters() if p.requires_grad}
     if not trainable:
         raise ConfigError(
             "the model has no trainable parameters (requires_grad=False everywhere), so it cannot be updated; "
@@ -112,7 +112,7 @@ def select_parameters(model: nn.Module, patterns: Iterable[str] | None = None) -
     pats = list(patterns or [])
     if not pats:
         return trainable
-    chosen = {n: p for n, p in trainable.items() if any(fnmatch.fnmatchcase(n, pat) or pat in n for pat in pats)}
+    chosen: dict[str, torch.Tensor] = {n: p for n, p in trainable.items() if any(fnmatch.fnmatchcase(n, pat) or pat in n for pat in pats)}
     if not chosen:
         raise ConfigError(f"no trainable parameter matches {pats}; some trainable names: {list(trainable)[:8]}")
     return chosen

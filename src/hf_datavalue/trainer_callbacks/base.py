@@ -238,7 +238,7 @@ class ScoringCallback(TrainerCallback):
         result.extra.update({"event": event, "global_step": step, "epoch": math.floor(state.epoch or 0)})
         self.results.append((event, step, result))
         if self.save and state.is_world_process_zero:
-            root = Path(self.output_dir or args.output_dir) / self.method
+            root = Path(self.output_dir or args.output_dir or ".") / self.method
             path = result.save(root / f"{event}-step{step}", overwrite=self.overwrite)
             self.written.append(path)
             logger.info("%s: wrote %s", self.method, path)

@@ -79,7 +79,9 @@ class ForwardInfCallback(ScoringCallback):
         test = self.test_dataset if self.test_dataset is not None else eval_dataset
         if test is None:
             raise ConfigError("ForwardInfCallback needs test_dataset= or a trainer with an eval_dataset")
-        cfg = ForwardInfConfig.from_dict({**self.config.to_dict(), "batch_size": self.batch_size or self.config.batch_size})
+        cfg = ForwardInfConfig.from_dict(
+            {**self.config.to_dict(), "batch_size": self.batch_size or self.config.batch_size}
+        )
         return forward_inf_scores(
             model,
             train_dataset,

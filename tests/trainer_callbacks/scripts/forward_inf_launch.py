@@ -13,11 +13,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the tests folder
 
 from accelerate import PartialState  # noqa: E402
+from attribution.helpers import tiny_bert, token_dataset  # noqa: E402
 from transformers import Trainer, TrainingArguments  # noqa: E402
 
 from hf_datavalue.attribution import ForwardInfConfig  # noqa: E402
 from hf_datavalue.trainer_callbacks import ForwardInfCallback  # noqa: E402
-from attribution.helpers import tiny_bert, token_dataset  # noqa: E402
 
 
 def main(out: str) -> None:
