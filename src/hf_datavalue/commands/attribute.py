@@ -133,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
                              top_k=args.top_k)  # fmt: skip
         result = grad_dot_scores(model, train, test, gcfg, collate_fn=collate)
     else:
-        result = self_loss_scores(model, train, SelfLossConfig(task=task, batch_size=args.batch_size), collate_fn=collate)
+        result = self_loss_scores(
+            model, train, SelfLossConfig(task=task, batch_size=args.batch_size), collate_fn=collate
+        )
     path = result.save(args.output_dir, overwrite=args.overwrite, top_k=args.top_k)
     print(f"{result.method}: {result.n_train} rows x {result.n_queries} queries -> {path}")
     return 0

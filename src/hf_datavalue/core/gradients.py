@@ -112,7 +112,9 @@ def select_parameters(model: nn.Module, patterns: Iterable[str] | None = None) -
     pats = list(patterns or [])
     if not pats:
         return trainable
-    chosen: dict[str, torch.Tensor] = {n: p for n, p in trainable.items() if any(fnmatch.fnmatchcase(n, pat) or pat in n for pat in pats)}
+    chosen: dict[str, torch.Tensor] = {
+        n: p for n, p in trainable.items() if any(fnmatch.fnmatchcase(n, pat) or pat in n for pat in pats)
+    }
     if not chosen:
         raise ConfigError(f"no trainable parameter matches {pats}; some trainable names: {list(trainable)[:8]}")
     return chosen
