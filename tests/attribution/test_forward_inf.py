@@ -225,3 +225,20 @@ def test_string_columns_are_dropped_by_the_public_route():
     ds = Dataset.from_dict({"input_ids": [[1, 2, 3]] * 4, "labels": [0, 1, 0, 1], "text": ["a"] * 4})
     res = self_loss_scores(tiny_bert(), ds)
     assert res.n_train == 4
+
+
+def test_per_example_gradients_vmap_matches_the_loop_and_falls_back():
+    from hf_datavalue.core.gradients import per_example_gradients, select_parameters
+
+    torch.manual_seed(0)
+    net = SmallNet().eval()
+    rows = cnn_rows(5)
+    batch = {"x": torch.stack([r["x"] for r in rows]), "y": torch.tensor([r["y"] for r in rows])}
+    params = select_parameters(net)
+    fast = per_example_gradients(net, params, batch, loss_fn=cnn_loss)
+    slow = per_example_gradients(net, params, batch, loss_fn=cnn_loss, vectorize=False)
+    torch.testing.assert_close(fast, slow)
+    bert = tiny_bert().eval()  # BERT's forward cannot be vmapped: the loop takes over
+    tb = {k: torch.tensor(token_dataset(3)[k]) for k in ("input_ids", "attention_mask", "labels")}
+    grads = per_example_gradients(bert, select_parameters(bert, ["classifier.*"]), tb)
+    assert grads.shape == (3, 16 * 2 + 2)

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
+import logging
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +42,8 @@ import torch
 from torch import nn
 
 from .errors import ConfigError, MissingColumnError, NonFiniteError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "HFPerExampleLoss",
@@ -288,25 +292,67 @@ def per_example_gradients(
     batch: Mapping[str, Any],
     loss_fn: LossFn | None = None,
     hf_loss: HFPerExampleLoss | None = None,
+    vectorize: bool = True,
 ) -> torch.Tensor:
-    """Flattened per-example gradients, shape `(batch, n_params)`, one backward pass per example.
+    """Flattened per-example gradients, shape `(batch, n_params)`.
 
-    The loop form works with every model (no `vmap` restrictions); it is meant for the small parameter subsets
-    of baselines (a head, LoRA adapters).
+    With `vectorize=True` the gradients come from `torch.func.vmap(torch.func.grad(...))` over the batch; models
+    whose forward cannot be vmapped (data-dependent control flow, some attention kernels) fall back to one
+    backward pass per example, which works with every model.
     """
-    n = batch_size_of(batch)
-    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-    rows = []
-    for i in range(n):
-        single = {k: (v[i : i + 1] if isinstance(v, torch.Tensor) and v.dim() > 0 else v) for k, v in batch.items()}
-        loss = per_example_loss(model, single, loss_fn=loss_fn, params=leaves, hf_loss=hf_loss).sum()
-        grads = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
-        rows.append(
-            torch.cat(
-                [(g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(grads, leaves.values())]
-            )
-        )
-    out = torch.stack(rows)
+    leaves = {k: v.detach() for k, v in params.items()}
+    out = None
+    if vectorize and model not in _NO_VMAP:
+        try:
+            out = _vmap_gradients(model, leaves, batch, loss_fn, hf_loss)
+        except Exception as err:  # noqa: BLE001 - any vmap limitation: use the loop from now on
+            _NO_VMAP.add(model)
+            logger.debug("per-example gradients: vmap failed (%s); looping over examples", err)
+    if out is None:
+        out = _loop_gradients(model, leaves, batch, loss_fn, hf_loss)
     if not torch.isfinite(out).all():
         raise NonFiniteError("per-example gradients are not finite")
     return out
+
+
+_NO_VMAP: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+
+
+def _vmap_gradients(
+    model: nn.Module,
+    leaves: Mapping[str, torch.Tensor],
+    batch: Mapping[str, Any],
+    loss_fn: LossFn | None,
+    hf_loss: HFPerExampleLoss | None,
+) -> torch.Tensor:
+    tensors = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor) and v.dim() > 0}
+    others = {k: v for k, v in batch.items() if k not in tensors}
+
+    def single(p: dict[str, torch.Tensor], sample: dict[str, torch.Tensor]) -> torch.Tensor:
+        one = {**others, **{k: v.unsqueeze(0) for k, v in sample.items()}}
+        return per_example_loss(model, one, loss_fn=loss_fn, params=p, hf_loss=hf_loss).sum()
+
+    grads = torch.func.vmap(torch.func.grad(single), in_dims=(None, 0))(dict(leaves), tensors)
+    return torch.cat([grads[k].reshape(grads[k].shape[0], -1) for k in leaves], dim=1)
+
+
+def _loop_gradients(
+    model: nn.Module,
+    leaves: Mapping[str, torch.Tensor],
+    batch: Mapping[str, Any],
+    loss_fn: LossFn | None,
+    hf_loss: HFPerExampleLoss | None,
+) -> torch.Tensor:
+    n = batch_size_of(batch)
+    live = {k: v.clone().requires_grad_(True) for k, v in leaves.items()}
+    rows = []
+    for i in range(n):
+        single = {k: (v[i : i + 1] if isinstance(v, torch.Tensor) and v.dim() > 0 else v) for k, v in batch.items()}
+        loss = per_example_loss(model, single, loss_fn=loss_fn, params=live, hf_loss=hf_loss).sum()
+        grads = torch.autograd.grad(loss, list(live.values()), allow_unused=True)
+        rows.append(
+            torch.cat(
+                [(g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(grads, live.values())]
+            )
+        )
+    return torch.stack(rows)
