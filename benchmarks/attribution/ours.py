@@ -15,6 +15,7 @@ from common import RESULTS, auroc, load_task, write_rows  # noqa: E402
 from hf_datavalue.attribution import (  # noqa: E402
     ForwardInfConfig,
     GradDotConfig,
+    SelfLossConfig,
     forward_inf_scores,
     grad_dot_scores,
     self_loss_scores,
@@ -50,7 +51,7 @@ def run(task: str) -> list[dict]:
     flipped = d["flipped"]
     kw = {"loss_fn": loss_fn, "collate_fn": collate}
     methods = {
-        "self-loss": lambda: self_loss_scores(model, train, **kw),
+        "self-loss": lambda: self_loss_scores(model, train, SelfLossConfig(batch_size=BATCH), **kw),
         "grad-dot (per-test, 30 queries)": lambda: grad_dot_scores(
             model, train, per_q, GradDotConfig(batch_size=BATCH), **kw
         ),
