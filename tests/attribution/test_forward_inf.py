@@ -242,3 +242,19 @@ def test_per_example_gradients_vmap_matches_the_loop_and_falls_back():
     tb = {k: torch.tensor(token_dataset(3)[k]) for k in ("input_ids", "attention_mask", "labels")}
     grads = per_example_gradients(bert, select_parameters(bert, ["classifier.*"]), tb)
     assert grads.shape == (3, 16 * 2 + 2)
+
+
+def test_masked_lm_token_loss_matches_the_model():
+    from transformers import BertConfig, BertForMaskedLM
+
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                       intermediate_size=32, max_position_embeddings=32)).eval()  # fmt: skip
+    ids = torch.tensor(token_dataset(2, text=False)["input_ids"])
+    labels = torch.full_like(ids, -100)
+    labels[:, [1, 4]] = ids[:, [1, 4]]
+    batch = {"input_ids": ids, "labels": labels}
+    ours = per_example_loss(model, batch)
+    with torch.no_grad():
+        ref = torch.stack([model(input_ids=ids[i : i + 1], labels=labels[i : i + 1]).loss for i in range(2)])
+    torch.testing.assert_close(ours, ref)

@@ -15,7 +15,7 @@ import torch
 from transformers import Trainer, TrainingArguments
 
 from hf_datavalue.attribution import AttributionResult, ForwardInfConfig
-from hf_datavalue.core.errors import ConfigError
+from hf_datavalue.core.errors import ConfigError, NonFiniteError
 from hf_datavalue.trainer_callbacks import ForwardInfCallback, ScoringCallback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -119,6 +119,19 @@ def test_accelerate_launch_two_processes_equals_one(tmp_path):
             np.testing.assert_allclose(r[mode]["scores"], one[mode]["scores"], rtol=0, atol=1e-6)
         assert len(ranks[0][mode]["written"]) == 1 and ranks[1][mode]["written"] == []  # only rank 0 writes
     assert sorted(p.name for p in (tmp_path / "two" / "forward_inf").iterdir()) == ["evaluate-step0"]
+
+
+def test_nan_scores_in_a_run_are_reported_not_written(tmp_path):
+    model = tiny_bert()
+    trainer = Trainer(model=model, args=training_args(tmp_path, max_steps=1), train_dataset=token_dataset(8))
+    cb = ForwardInfCallback(token_dataset(1, seed=1), ForwardInfConfig(lr=1e38, steps=3)).attach(trainer)
+    trainer.train()  # training is not interrupted
+    assert cb.results == [] and cb.errors and "NaN" in cb.errors[0][2]
+    assert not (tmp_path / "forward_inf").exists()
+    strict = ForwardInfCallback(token_dataset(1, seed=1), ForwardInfConfig(lr=1e38, steps=3), raise_on_nonfinite=True)
+    trainer.add_callback(strict)
+    with pytest.raises(NonFiniteError):
+        trainer.train()
 
 
 def test_bad_callback_arguments():

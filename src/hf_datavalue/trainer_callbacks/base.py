@@ -40,7 +40,7 @@ from torch import nn
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from ..attribution.result import AttributionResult
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, NonFiniteError
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ class ScoringCallback(TrainerCallback):
         trainer ([`~transformers.Trainer`], *optional*): the trainer, for its accelerator, collator and datasets.
         overwrite (`bool`, *optional*, defaults to `False`): replace results already in a result folder.
         save (`bool`, *optional*, defaults to `True`): write result files (main process only).
+        raise_on_nonfinite (`bool`, *optional*, defaults to `False`): raise when the scores are NaN/inf; by
+            default the problem is logged (and recorded in `errors`), nothing is written, and training goes on.
 
     Usage:
 
@@ -86,6 +88,7 @@ class ScoringCallback(TrainerCallback):
         trainer: Any = None,
         overwrite: bool = False,
         save: bool = True,
+        raise_on_nonfinite: bool = False,
     ):
         if isinstance(score_on, str):
             score_on = (score_on,)
@@ -105,6 +108,8 @@ class ScoringCallback(TrainerCallback):
         self.trainer = trainer
         self.overwrite = overwrite
         self.save = save
+        self.raise_on_nonfinite = raise_on_nonfinite
+        self.errors: list[tuple[str, int, str]] = []
         self.results: list[tuple[str, int, AttributionResult]] = []
         self.written: list[Path] = []
         self._fallback_collate: Callable[..., Any] | None = None
@@ -226,15 +231,23 @@ class ScoringCallback(TrainerCallback):
             raise ConfigError(f"{type(self).__name__}: the Trainer passed no model")
         accelerator = self._get_accelerator()
         model = accelerator.unwrap_model(model)
-        result = self.compute(
-            model,
-            self._get_train(),
-            collate_fn=self._get_collate(),
-            accelerator=accelerator,
-            batch_size=int(self.batch_size or args.per_device_eval_batch_size),
-            eval_dataset=self._get_eval(),
-        )
         step = int(state.global_step)
+        try:
+            result = self.compute(
+                model,
+                self._get_train(),
+                collate_fn=self._get_collate(),
+                accelerator=accelerator,
+                batch_size=int(self.batch_size or args.per_device_eval_batch_size),
+                eval_dataset=self._get_eval(),
+            )
+        except NonFiniteError as err:
+            # Every process computes the same update, so every process takes this branch together.
+            if self.raise_on_nonfinite:
+                raise
+            self.errors.append((event, step, str(err)))
+            logger.error("%s at %s (step %d): scores not written: %s", self.method, event, step, err)
+            return
         result.extra.update({"event": event, "global_step": step, "epoch": math.floor(state.epoch or 0)})
         self.results.append((event, step, result))
         if self.save and state.is_world_process_zero:
