@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Mislabel detection (20 % flipped labels): hf_datavalue attribution vs captum TracInCP and dattri TracIn.
+# Usage: bash benchmarks/attribution/run.sh        (from the repository root; about 15-20 CPU minutes)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export HF_HUB_OFFLINE=1 PYTHONPATH=src TOKENIZERS_PARALLELISM=false
+PY=${PY:-.venv/bin/python}
+PEERS=.bench-venvs/peers
+if [ ! -x "$PEERS/bin/python" ]; then
+  python3 -m venv "$PEERS"
+  "$PEERS/bin/pip" install -q torch==2.13.0          # the local CPU wheel first; never a bare torch
+  "$PEERS/bin/pip" install -q captum dattri safetensors numpy
+fi
+[ -f outputs/bench_attribution/cifar10_cnn/model.safetensors ] || "$PY" benchmarks/attribution/prepare.py
+"$PY" benchmarks/attribution/ours.py
+"$PEERS/bin/python" benchmarks/attribution/peers.py
+"$PY" benchmarks/attribution/report.py > docs/benchmarks_attribution.md.new && mv docs/benchmarks_attribution.md.new docs/benchmarks_attribution.md

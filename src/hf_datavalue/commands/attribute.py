@@ -1,0 +1,141 @@
+"""`hf-datavalue attribute`: Forward-INF, self-loss or grad-dot scores of a training set from the command line.
+
+Usage:
+
+```bash
+hf-datavalue attribute --model ./my-finetuned-bert --train train.jsonl --test test.jsonl \\
+    --text-column sentence --label-column label --method forward-inf --mode group --output-dir outputs/finf
+hf-datavalue attribute --model ./my-finetuned-bert --train train.jsonl --method self-loss --output-dir outputs/sl
+```
+
+Data files are JSON Lines (optionally gzipped), JSON, CSV or parquet, or a folder written by
+`Dataset.save_to_disk`. With `--text-column` the text is tokenized with the model folder's tokenizer; otherwise the
+files must already hold the model inputs (`input_ids`, ...). The label column is renamed to `labels`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import ConfigError, MissingColumnError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["register", "run"]
+
+METHODS = ("forward-inf", "self-loss", "grad-dot")
+
+
+def register(subparsers: Any) -> None:
+    """Add the `attribute` sub-command."""
+    p = subparsers.add_parser(
+        "attribute",
+        help="training-data attribution: Forward-INF, self-loss or grad-dot",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    p.add_argument("--model", required=True, help="local model folder (save_pretrained output)")
+    p.add_argument("--train", required=True, help="training data to score (file or save_to_disk folder)")
+    p.add_argument("--test", help="queries with labels (needed for forward-inf and grad-dot)")
+    p.add_argument("--method", choices=METHODS, default="forward-inf")
+    p.add_argument("--output-dir", required=True, help="result folder (refuses to overwrite other results)")
+    p.add_argument("--overwrite", action="store_true", help="replace results already in --output-dir")
+    p.add_argument("--task", default="auto", help="auto, sequence_classification, causal_lm, masked_lm, ...")
+    p.add_argument("--text-column", help="tokenize this column with the model's tokenizer")
+    p.add_argument("--label-column", default="label", help="label column (renamed to 'labels')")
+    p.add_argument("--max-length", type=int, default=128, help="tokenizer truncation length")
+    p.add_argument("--mode", default="per_query", help="per_query, group or jvp (forward-inf); per_query/group")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--steps", type=int, default=1)
+    p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"))
+    p.add_argument("--direction", default="descent", choices=("descent", "ascent"))
+    p.add_argument("--absolute", action="store_true", help="report |Δloss| (reference behaviour)")
+    p.add_argument("--params", nargs="*", help="globs of the parameters to update (default: all trainable)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--top-k", type=int, default=10)
+    p.set_defaults(func=run)
+
+
+def _load(path: str, what: str) -> Any:
+    import datasets
+
+    src = Path(path)
+    if src.is_dir():
+        return datasets.load_from_disk(str(src))
+    if not src.exists():
+        raise ConfigError(f"{what} file {src} does not exist")
+    name = src.name.lower()
+    kind = "parquet" if name.endswith(".parquet") else "csv" if name.endswith(".csv") else "json"
+    return datasets.load_dataset(kind, data_files=str(src), split="train")
+
+
+def _model(path: str, task: str) -> Any:
+    import transformers
+
+    config = transformers.AutoConfig.from_pretrained(path)
+    if task == "causal_lm":
+        cls: Any = transformers.AutoModelForCausalLM
+    elif task == "masked_lm":
+        cls = transformers.AutoModelForMaskedLM
+    elif task == "token_classification":
+        cls = transformers.AutoModelForTokenClassification
+    elif task == "auto" and getattr(config, "architectures", None):
+        cls = getattr(transformers, config.architectures[0])
+    else:
+        cls = transformers.AutoModelForSequenceClassification
+    return cls.from_pretrained(path)
+
+
+def _prepare(ds: Any, args: argparse.Namespace, tokenizer: Any, what: str) -> Any:
+    if args.label_column != "labels" and args.label_column in ds.column_names:
+        ds = ds.rename_column(args.label_column, "labels")
+    if args.text_column:
+        if args.text_column not in ds.column_names:
+            raise MissingColumnError(what, args.text_column, ds.column_names)
+        col, max_len = args.text_column, args.max_length
+        ds = ds.map(lambda b: tokenizer(b[col], truncation=True, max_length=max_len), batched=True)
+    return ds
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sub-command; returns the exit code."""
+    from ..attribution import (
+        ForwardInfConfig,
+        GradDotConfig,
+        SelfLossConfig,
+        forward_inf_scores,
+        grad_dot_scores,
+        self_loss_scores,
+    )
+
+    if args.method != "self-loss" and not args.test:
+        raise ConfigError(f"--method {args.method} needs --test")
+    model = _model(args.model, args.task)
+    tokenizer = None
+    collate = None
+    if args.text_column:
+        from transformers import AutoTokenizer, DataCollatorWithPadding
+
+        tokenizer = AutoTokenizer.from_pretrained(args.model)
+        collate = DataCollatorWithPadding(tokenizer)
+    train = _prepare(_load(args.train, "train"), args, tokenizer, "train dataset")
+    test = _prepare(_load(args.test, "test"), args, tokenizer, "test dataset") if args.test else None
+    task = args.task if args.task != "auto" else "auto"
+    if args.method == "forward-inf":
+        cfg = ForwardInfConfig(lr=args.lr, steps=args.steps, optimizer=args.optimizer, direction=args.direction,
+                               signed=not args.absolute, mode=args.mode, params=args.params or None, task=task,
+                               batch_size=args.batch_size, top_k=args.top_k)  # fmt: skip
+        result = forward_inf_scores(model, train, test, cfg, collate_fn=collate)
+    elif args.method == "grad-dot":
+        gcfg = GradDotConfig(mode=args.mode, params=args.params or None, task=task, batch_size=args.batch_size,
+                             top_k=args.top_k)  # fmt: skip
+        result = grad_dot_scores(model, train, test, gcfg, collate_fn=collate)
+    else:
+        result = self_loss_scores(
+            model, train, SelfLossConfig(task=task, batch_size=args.batch_size), collate_fn=collate
+        )
+    path = result.save(args.output_dir, overwrite=args.overwrite, top_k=args.top_k)
+    print(f"{result.method}: {result.n_train} rows x {result.n_queries} queries -> {path}")
+    return 0
