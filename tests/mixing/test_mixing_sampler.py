@@ -231,5 +231,10 @@ def test_bad_inputs(domains):
     empty = {**domains, "c": domains["c"].select([])}
     with pytest.raises(EmptyDatasetError, match="empty"):
         interleave_datasets(empty, weights=WEIGHTS)
+    nothing = IterableDataset.from_generator(_no_rows, features=domains["c"].features)
     with pytest.raises(EmptyDatasetError, match="empty"):
-        list(interleave_datasets(iterable(empty, 1), weights=WEIGHTS))
+        list(interleave_datasets({**iterable(domains, 1), "c": nothing}, weights=WEIGHTS))
+
+
+def _no_rows():
+    yield from ()
