@@ -85,4 +85,6 @@ class MissingDependencyError(ImportError):
     """An optional dependency is needed; the message names the extra to install."""
 
     def __init__(self, package: str, extra: str, feature: str):
-        super().__init__(f"{feature} needs the package {package!r}: install it with `pip install 'hf_datavalue[{extra}]'`")
+        super().__init__(
+            f"{feature} needs the package {package!r}: install it with `pip install 'hf_datavalue[{extra}]'`"
+        )

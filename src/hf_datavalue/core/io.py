@@ -25,7 +25,14 @@ from typing import Any
 
 from .errors import OutputExistsError
 
-__all__ = ["atomic_path", "prepare_output_dir", "read_json", "write_bytes_atomic", "write_json_atomic", "write_parquet_atomic"]
+__all__ = [
+    "atomic_path",
+    "prepare_output_dir",
+    "read_json",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_parquet_atomic",
+]
 
 
 def atomic_path(path: str | os.PathLike[str], writer: Callable[[Path], Any]) -> Path:

@@ -269,7 +269,9 @@ def resolve_eps(
     return float(eps) * median
 
 
-def _uniform_or(weights: ArrayLike | None, n: int, dtype: torch.dtype, device: torch.device, what: str) -> torch.Tensor:
+def _uniform_or(
+    weights: ArrayLike | None, n: int, dtype: torch.dtype, device: torch.device, what: str
+) -> torch.Tensor:
     if weights is None:
         return torch.full((n,), 1.0 / n, dtype=dtype, device=device)
     w = _as_tensor(weights, dtype, device, what)
@@ -419,10 +421,14 @@ def sinkhorn(
         logger.warning(msg)
     value = float((a_t * f).sum() + (b_t * g).sum())
     logger.debug("sinkhorn %dx%d eps=%g: %d iterations, error %.2e", n_rows, n_cols, eps_final, n_iter, err)
-    return OTResult(f=f, g=g, value=value, eps=eps_final, n_iter=n_iter, marginal_error=err, converged=converged, timings=timings)
+    return OTResult(
+        f=f, g=g, value=value, eps=eps_final, n_iter=n_iter, marginal_error=err, converged=converged, timings=timings
+    )
 
 
-def exact_ot(cost: CostMatrix | torch.Tensor | np.ndarray, a: ArrayLike | None = None, b: ArrayLike | None = None) -> OTResult:
+def exact_ot(
+    cost: CostMatrix | torch.Tensor | np.ndarray, a: ArrayLike | None = None, b: ArrayLike | None = None
+) -> OTResult:
     """Unregularised OT by POT's network simplex (`ot.emd`), with the LP duals as potentials.
 
     For small problems (it materialises the cost); useful as a reference for the entropic solver.
@@ -470,7 +476,9 @@ def sinkhorn_pot(
     value = float((a_t * f).sum() + (b_t * g).sum())
     err_hist = log.get("err", [math.nan])
     err = float(err_hist[-1]) if len(err_hist) else math.nan
-    return OTResult(f=f, g=g, value=value, eps=eps, n_iter=int(log.get("niter", 0)), marginal_error=err, converged=err <= tol)
+    return OTResult(
+        f=f, g=g, value=value, eps=eps, n_iter=int(log.get("niter", 0)), marginal_error=err, converged=err <= tol
+    )
 
 
 def class_distance_table(
