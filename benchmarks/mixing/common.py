@@ -39,7 +39,12 @@ def pack(ids_per_doc: list[list[int]], block: int, eos: int) -> np.ndarray:
 
 
 def prepare(
-    block: int = 64, vocab_size: int = 2048, n_valid_docs: int = 200, max_eval_blocks: int = 48, seed: int = 0, cache: Path | None = None
+    block: int = 64,
+    vocab_size: int = 2048,
+    n_valid_docs: int = 200,
+    max_eval_blocks: int = 48,
+    seed: int = 0,
+    cache: Path | None = None,
 ):
     """Per-domain train blocks (shuffled) and eval blocks as `datasets.Dataset`s of `input_ids`/`labels`."""
     from datasets import Dataset
@@ -64,7 +69,11 @@ def prepare(
             valid[d] = pack([e.ids for e in tok.encode_batch(va)], block, eos)[:max_eval_blocks]
         if cache is not None:
             cache.mkdir(parents=True, exist_ok=True)
-            np.savez(cache / "blocks.npz", **{f"train_{d}": train[d] for d in DOMAINS}, **{f"valid_{d}": valid[d] for d in DOMAINS})
+            np.savez(
+                cache / "blocks.npz",
+                **{f"train_{d}": train[d] for d in DOMAINS},
+                **{f"valid_{d}": valid[d] for d in DOMAINS},
+            )
 
     def to_ds(arr: np.ndarray) -> Dataset:
         ids = arr.astype(np.int64).tolist()
@@ -73,10 +82,20 @@ def prepare(
     return {d: to_ds(train[d]) for d in DOMAINS}, {d: to_ds(valid[d]) for d in DOMAINS}
 
 
-def tiny_gpt2(vocab_size: int = 2048, block: int = 64, n_layer: int = 2, n_embd: int = 64, n_head: int = 2, seed: int = 0):
+def tiny_gpt2(
+    vocab_size: int = 2048, block: int = 64, n_layer: int = 2, n_embd: int = 64, n_head: int = 2, seed: int = 0
+):
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
-    cfg = GPT2Config(vocab_size=vocab_size, n_positions=block, n_embd=n_embd, n_layer=n_layer, n_head=n_head, bos_token_id=0, eos_token_id=0)
+    cfg = GPT2Config(
+        vocab_size=vocab_size,
+        n_positions=block,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     return GPT2LMHeadModel(cfg)

@@ -82,8 +82,16 @@ def final_run(name, weights, train, valid, total, out, batch, lr, eval_every):
         keys = [f"eval_{d}_loss" for d in DOMAINS]
         if all(k in rec for k in keys):
             losses = [rec[k] for k in keys]
-            curve.append({"step": rec["step"], "mean_loss": float(np.mean(losses)), "mean_ppl": float(np.mean(np.exp(losses)))})
-    res = {"name": name, "weights": weights.weights, "curve": curve, "seconds": time.time() - t0, "steps": trainer.state.global_step}
+            curve.append(
+                {"step": rec["step"], "mean_loss": float(np.mean(losses)), "mean_ppl": float(np.mean(np.exp(losses)))}
+            )
+    res = {
+        "name": name,
+        "weights": weights.weights,
+        "curve": curve,
+        "seconds": time.time() - t0,
+        "steps": trainer.state.global_step,
+    }
     path.write_text(json.dumps(res, indent=2))
     return res
 
@@ -131,15 +139,27 @@ def main() -> None:
     for tag, n in (("n1", n1), ("n2", n2)):
         t0 = time.time()
         runner = DDORunner(
-            train, valid, tiny_gpt2, training_args(out / "unused", args.batch, args.lr), base_budget=n,
-            output_dir=out / f"ddo_{tag}", config=DDOConfig(x_down=0.2, x_up=3.0, metric="perplexity"), block_size=64,
+            train,
+            valid,
+            tiny_gpt2,
+            training_args(out / "unused", args.batch, args.lr),
+            base_budget=n,
+            output_dir=out / f"ddo_{tag}",
+            config=DDOConfig(x_down=0.2, x_up=3.0, metric="perplexity"),
+            block_size=64,
         )
         try:
             found[tag] = runner.fit()
         except Exception as err:  # a degenerate fit is a result too: record and fall back to uniform
             logger.error("DDO at %s failed: %s", tag, err)
             raise
-        logger.info("DDO %s (%d blocks) in %.0fs: %s", tag, n, time.time() - t0, {k: round(v, 4) for k, v in found[tag].weights.items()})
+        logger.info(
+            "DDO %s (%d blocks) in %.0fs: %s",
+            tag,
+            n,
+            time.time() - t0,
+            {k: round(v, 4) for k, v in found[tag].weights.items()},
+        )
     scaler = AutoScale([found["n1"], found["n2"]])
     w_auto = scaler.predict(nt * 64)
     uniform = MixtureWeights(dict.fromkeys(DOMAINS, 1.0), unit="tokens", budget=nt * 64)
@@ -177,12 +197,18 @@ def plot(runs, path, found, w_auto):
     from hf_datavalue.mixing.plots import plot_curves, plot_weights
 
     plot_curves(
-        {k: ([p["step"] for p in r["curve"]], [math.exp(p["mean_loss"]) for p in r["curve"]]) for k, r in runs.items()},
+        {
+            k: ([p["step"] for p in r["curve"]], [math.exp(p["mean_loss"]) for p in r["curve"]])
+            for k, r in runs.items()
+        },
         path=path,
         ylabel="exp(mean per-domain validation loss)",
         title="Toy AutoScale: target-budget training",
     )
-    plot_weights({"DDO N1": found["n1"], "DDO N2": found["n2"], "AutoScale N_T": w_auto}, path=path.with_name("toy_autoscale_weights.png"))
+    plot_weights(
+        {"DDO N1": found["n1"], "DDO N2": found["n2"], "AutoScale N_T": w_auto},
+        path=path.with_name("toy_autoscale_weights.png"),
+    )
 
 
 if __name__ == "__main__":

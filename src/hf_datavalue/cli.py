@@ -43,7 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `hf-datavalue`; returns the process exit code (2 on bad input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args) or 0)
     except DataValueError as err:

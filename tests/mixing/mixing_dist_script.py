@@ -31,7 +31,9 @@ def main(out: Path) -> None:
     iter_ids = [i for batch in loader for i in batch]
 
     mapped = interleave_datasets(domains, weights=WEIGHTS, num_examples=10_000, seed=0)
-    map_loader = acc.prepare(DataLoader(mapped, batch_size=50, shuffle=False, collate_fn=lambda rows: [r["id"] for r in rows]))
+    map_loader = acc.prepare(
+        DataLoader(mapped, batch_size=50, shuffle=False, collate_fn=lambda rows: [r["id"] for r in rows])
+    )
     map_ids = [i for batch in map_loader for i in batch]
 
     out.mkdir(parents=True, exist_ok=True)

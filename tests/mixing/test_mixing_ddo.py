@@ -57,7 +57,10 @@ def test_end_to_end_from_the_published_matrix():
     ddo = DDO(DDOConfig(lower=0.2))
     w = ddo.fit(published_table())
     assert np.max(np.abs(np.asarray(w.as_list(DOMAINS)) - DDO_GD_12B)) <= 0.004
-    assert np.max(np.abs(np.asarray(w.as_list(DOMAINS)) - [0.2310, 0.0286, 0.1815, 0.1684, 0.2635, 0.0916, 0.0354])) <= 5e-4
+    assert (
+        np.max(np.abs(np.asarray(w.as_list(DOMAINS)) - [0.2310, 0.0286, 0.1815, 0.1684, 0.2635, 0.0916, 0.0354]))
+        <= 5e-4
+    )
     assert w.predicted_loss == pytest.approx(26.50, abs=0.05)
     assert w.unit == "tokens" and w.budget == 1.2e9 and w.provenance["method"] == "ddo"
     assert ddo.result_ is not None and set(ddo.result_.laws) == set(DOMAINS)
@@ -130,9 +133,13 @@ def test_loss_table_round_trip_and_errors(tmp_path):
     with pytest.raises(ConfigError, match="lacks domain"):
         LossTable(["a", "b"], [{"name": "x", "perturbed": None, "multipliers": {"a": 1}}])
     with pytest.raises(NonFiniteError):
-        LossTable(["a", "b"], [{"name": "x", "perturbed": None, "multipliers": {"a": 1, "b": 1}, "objective": float("nan")}])
+        LossTable(
+            ["a", "b"], [{"name": "x", "perturbed": None, "multipliers": {"a": 1, "b": 1}, "objective": float("nan")}]
+        )
     with pytest.raises(ConfigError, match="no base run"):
-        LossTable(["a", "b"], [{"name": "x", "perturbed": "a", "multipliers": {"a": 3, "b": 1}, "objective": 1.0}]).base_value()
+        LossTable(
+            ["a", "b"], [{"name": "x", "perturbed": "a", "multipliers": {"a": 3, "b": 1}, "objective": 1.0}]
+        ).base_value()
     assert DDOConfig.from_dict(DDOConfig(lower=0.1).to_dict()) == DDOConfig(lower=0.1)
 
 

@@ -105,7 +105,9 @@ def test_cli_ddo_predict_show(tmp_path, capsys):
 
     from hf_datavalue.commands import mix
 
-    LossTable.from_objective_matrix(DOMAINS, BASE[7], [r[7] for r in DOWN], [r[7] for r in UP]).save(tmp_path / "t.json")
+    LossTable.from_objective_matrix(DOMAINS, BASE[7], [r[7] for r in DOWN], [r[7] for r in UP]).save(
+        tmp_path / "t.json"
+    )
     for b in (0.3, 1.2):
         MixtureWeights(dict(zip(DOMAINS, AUTOSCALE_NB[b])), budget=b).save(tmp_path / f"w{b}.json")
     parser = argparse.ArgumentParser()

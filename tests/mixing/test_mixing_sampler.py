@@ -196,7 +196,9 @@ def test_stopping_without_replacement_iterable(domains):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rows = list(
-            interleave_datasets(iterable(domains, 2), weights=WEIGHTS, stopping_strategy="all_exhausted_without_replacement")
+            interleave_datasets(
+                iterable(domains, 2), weights=WEIGHTS, stopping_strategy="all_exhausted_without_replacement"
+            )
         )
     assert len(rows) == 16_000 and len({r["id"] for r in rows}) == 16_000
 

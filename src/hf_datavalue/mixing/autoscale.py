@@ -133,7 +133,9 @@ class AutoScale:
             "growth_ratios": self.growth_ratios,
             "config": self.config.to_dict(),
         }
-        return MixtureWeights(dict(zip(self.domains, (alloc / budget).tolist())), unit=self.unit, budget=budget, provenance=prov)
+        return MixtureWeights(
+            dict(zip(self.domains, (alloc / budget).tolist())), unit=self.unit, budget=budget, provenance=prov
+        )
 
     def solve_latent(self, target_budget: float) -> float:
         """The latent t with `Σ_i N_i(t) = target_budget` (on the increasing branch of the convex sum)."""

@@ -280,7 +280,7 @@ class DomainLaw:
         return (np.asarray(x, dtype=np.float64) + self.a) ** (-self.b) + self.c
 
 
-def fit_domain_law(x: Sequence[float], y: Sequence[float], name: str = "domain") -> DomainLaw:
+def fit_domain_law(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, name: str = "domain") -> DomainLaw:
     """Fit `y = (x + a)^(-b) + c` with `a, b > 0` (log-parametrised), by variable projection over `c`.
 
     Three points are interpolated exactly; more points are fitted by least squares. Warns when fewer than 4
@@ -377,19 +377,21 @@ def solve_mixture(
     if np.any(lo < 0) or lo.sum() >= tot:
         raise ConfigError(f"lower bounds must be >= 0 and sum below the total {tot}, got {lo.tolist()}")
 
-    def n_of(log_lam: float) -> np.ndarray:
-        lam = math.exp(log_lam)
-        return np.maximum(lo, (bb / lam) ** (1.0 / (bb + 1.0)) - aa)
+    log_b = np.log(bb)
 
-    hi = math.log(float(np.max(bb * (lo + aa) ** (-bb - 1.0)))) + 1e-9
-    lo_l = math.log(float(np.min(bb * (tot + aa) ** (-bb - 1.0)))) - 1e-9
+    def n_of(log_lam: float) -> np.ndarray:  # in logs: b up to ~1e3 and tiny λ stay finite
+        return np.maximum(lo, np.exp(np.minimum((log_b - log_lam) / (bb + 1.0), 700.0)) - aa)
+
+    # λ_hi puts every domain at its bound, λ_lo gives Σ n >= total (spec §5), as log-marginals
+    hi = float(np.max(log_b - (bb + 1.0) * np.log(lo + aa))) + 1e-9
+    lo_l = float(np.min(log_b - (bb + 1.0) * np.log(tot + aa))) - 1e-9
     for _ in range(400):
         mid = 0.5 * (hi + lo_l)
         if n_of(mid).sum() > tot:
             lo_l = mid
         else:
             hi = mid
-        if hi - lo_l < 1e-15:
+        if hi - lo_l < 1e-15 * max(1.0, abs(hi)):
             break
     log_lam = 0.5 * (hi + lo_l)
     n = n_of(log_lam)
@@ -399,7 +401,7 @@ def solve_mixture(
         n[free] += gap / free.sum()  # last-ulp polish: Σ n == total to 1e-12
     if abs(n.sum() - tot) > 1e-12 * tot:
         raise SolverError(f"bisection did not reach Σ n = {tot} (got {n.sum()})")
-    return n, math.exp(log_lam)
+    return n, math.exp(max(log_lam, -745.0))
 
 
 # ------------------------------------------------------------------------------------------- the facade

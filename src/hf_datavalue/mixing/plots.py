@@ -27,7 +27,9 @@ def _plt() -> Any:
     return plt
 
 
-def plot_weights(mixtures: Mapping[str, Any], path: str | os.PathLike[str] | None = None, title: str | None = None) -> Any:
+def plot_weights(
+    mixtures: Mapping[str, Any], path: str | os.PathLike[str] | None = None, title: str | None = None
+) -> Any:
     """Grouped bar chart of one or more [`MixtureWeights`] over the domains of the first one.
 
     Args:

@@ -194,7 +194,12 @@ class DDORunner:
         if trainer.is_world_process_zero():
             write_json_atomic(
                 path,
-                {"run": result.__dict__, "plan": run.to_dict(), "eval_loss": losses, "log_history": trainer.state.log_history},
+                {
+                    "run": result.__dict__,
+                    "plan": run.to_dict(),
+                    "eval_loss": losses,
+                    "log_history": trainer.state.log_history,
+                },
             )
         return result
 

@@ -269,7 +269,9 @@ def interleave_datasets(
     is_map = [isinstance(s, hfds.Dataset) for s in sources]
     is_iter = [isinstance(s, hfds.IterableDataset) for s in sources]
     if all(is_map):
-        return _interleave_map(names, sources, probs, seed, info, split, stopping_strategy, num_examples, domain_column)
+        return _interleave_map(
+            names, sources, probs, seed, info, split, stopping_strategy, num_examples, domain_column
+        )
     if all(is_iter):
         return _interleave_iterable(
             names, sources, probs, seed, split, stopping_strategy, num_examples, num_shards, domain_column

@@ -108,9 +108,13 @@ class MixtureWeights:
     """
 
     weights: dict[str, float]
-    unit: str = field(default="tokens", metadata={"help": "'tokens' (token shares) or 'examples' (sampling probabilities)."})
+    unit: str = field(
+        default="tokens", metadata={"help": "'tokens' (token shares) or 'examples' (sampling probabilities)."}
+    )
     budget: float | None = field(default=None, metadata={"help": "Total budget the weights are for, in `unit`s."})
-    predicted_loss: float | None = field(default=None, metadata={"help": "Surrogate's predicted validation objective."})
+    predicted_loss: float | None = field(
+        default=None, metadata={"help": "Surrogate's predicted validation objective."}
+    )
     provenance: dict[str, Any] = field(default_factory=dict, metadata={"help": "How the weights were produced."})
 
     def __post_init__(self) -> None:
@@ -281,7 +285,9 @@ def measure_tokens_per_example(
             n = len(ds)
             if n == 0:
                 raise EmptyDatasetError(f"domain {name!r} is empty")
-            idx = np.arange(n) if sample_size is None or sample_size >= n else rng.choice(n, sample_size, replace=False)
+            idx = (
+                np.arange(n) if sample_size is None or sample_size >= n else rng.choice(n, sample_size, replace=False)
+            )
             texts = list(ds.select(np.sort(idx))[text_column])
         else:
             texts = []
@@ -291,7 +297,7 @@ def measure_tokens_per_example(
                 texts.append(ex[text_column])
             if not texts:
                 raise EmptyDatasetError(f"domain {name!r} is empty")
-        if hasattr(tokenizer, "__call__") and hasattr(tokenizer, "pad_token_id"):
+        if callable(tokenizer) and hasattr(tokenizer, "pad_token_id"):
             lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
         else:
             lengths = [len(tokenizer(t)) for t in texts]
