@@ -280,7 +280,9 @@ class DomainLaw:
         return (np.asarray(x, dtype=np.float64) + self.a) ** (-self.b) + self.c
 
 
-def fit_domain_law(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, name: str = "domain") -> DomainLaw:
+def fit_domain_law(
+    x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, name: str = "domain"
+) -> DomainLaw:
     """Fit `y = (x + a)^(-b) + c` with `a, b > 0` (log-parametrised), by variable projection over `c`.
 
     Three points are interpolated exactly; more points are fitted by least squares. Warns when fewer than 4
