@@ -240,3 +240,17 @@ def test_bad_inputs(domains):
 
 def _no_rows():
     yield from ()
+
+
+def test_adapter_to_datasets_interleave(domains):
+    import datasets
+
+    from hf_datavalue.mixing.sampler import hf_interleave_kwargs
+
+    kwargs = hf_interleave_kwargs(domains, WEIGHTS, num_examples=10_000, seed=0)
+    mixed = datasets.interleave_datasets(**kwargs)
+    assert Counter(mixed["domain"]) == {"a": 5000, "b": 3000, "c": 2000}
+    it = datasets.interleave_datasets(**hf_interleave_kwargs(iterable(domains), WEIGHTS, num_examples=1000, seed=0))
+    assert Counter(r["domain"] for r in it) == {"a": 500, "b": 300, "c": 200}
+    with pytest.raises(ConfigError, match="fewer than its quota"):
+        hf_interleave_kwargs(domains, WEIGHTS, num_examples=20_000)

@@ -39,7 +39,13 @@ import numpy as np
 from ..core.errors import ConfigError, EmptyDatasetError, ShapeMismatchError
 from .weights import MixtureWeights, check_same_domains, largest_remainder, normalize_weights
 
-__all__ = ["STOPPING_STRATEGIES", "SmoothWeightedRoundRobin", "interleave_datasets", "swrr_order"]
+__all__ = [
+    "STOPPING_STRATEGIES",
+    "SmoothWeightedRoundRobin",
+    "hf_interleave_kwargs",
+    "interleave_datasets",
+    "swrr_order",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -481,3 +487,58 @@ def _interleave_iterable(names, sources, probs, seed, split, strategy, num_examp
     if split is not None:
         kwargs["split"] = split
     return hfds.IterableDataset.from_generator(**kwargs)
+
+
+# ------------------------------------------------------------------------------ adapter to datasets' own sampler
+
+
+def hf_interleave_kwargs(
+    datasets: Sequence[Any] | Mapping[str, Any],
+    weights: Sequence[float] | Mapping[str, float] | MixtureWeights | None = None,
+    num_examples: int = 0,
+    tokens_per_example: Mapping[str, float] | Sequence[float] | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Arguments for `datasets.interleave_datasets` that realise exact quotas with the library's own sampler.
+
+    Each source is truncated to its quota (`.select(range(q))` / `.take(q)`; shuffle it beforehand), zero-quota
+    and zero-weight sources are dropped, and `probabilities ∝ q` with
+    `stopping_strategy="all_exhausted_without_replacement"` (datasets >= 4.6), so the totals are exact and the
+    sources end together (spec §8, recommendation 2). The order is i.i.d., not smooth: prefer
+    [`interleave_datasets`] when windows of the run must be in proportion.
+
+    Usage:
+
+    ```python
+    import datasets
+    kwargs = hf_interleave_kwargs({"wiki": wiki, "code": code}, {"wiki": 0.7, "code": 0.3}, num_examples=10_000)
+    mixed = datasets.interleave_datasets(**kwargs)
+    ```
+    """
+    import datasets as hfds
+
+    if int(num_examples) <= 0:
+        raise ConfigError(f"num_examples must be positive, got {num_examples}")
+    names, sources, probs = _resolve_inputs(datasets, None, weights, tokens_per_example)
+    names, sources, probs = _drop_zero(names, sources, probs)
+    quotas = largest_remainder(probs, int(num_examples))
+    kept, kept_q = [], []
+    for name, src, q in zip(names, sources, quotas):
+        if q == 0:
+            continue
+        if isinstance(src, hfds.Dataset):
+            if len(src) == 0:
+                raise EmptyDatasetError(f"domain {name!r} is empty but has a positive weight")
+            if q > len(src):
+                raise ConfigError(f"domain {name!r} holds {len(src)} examples, fewer than its quota {q}")
+            kept.append(src.select(range(q)))
+        else:
+            kept.append(src.take(q))
+        kept_q.append(q)
+    total = sum(kept_q)
+    return {
+        "datasets": kept,
+        "probabilities": [q / total for q in kept_q],
+        "seed": seed,
+        "stopping_strategy": "all_exhausted_without_replacement",
+    }
