@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -77,13 +76,23 @@ def final_run(name, weights, train, valid, total, out, batch, lr, eval_every):
     t0 = time.time()
     trainer.train()
     final = trainer.evaluate()
-    curve = []
+    # with a dict eval_dataset the Trainer logs one record per domain: merge them by step
+    by_step: dict[int, dict] = {}
     for rec in [*trainer.state.log_history, {**final, "step": trainer.state.global_step}]:
-        keys = [f"eval_{d}_loss" for d in DOMAINS]
+        by_step.setdefault(int(rec.get("step", -1)), {}).update(rec)
+    curve = []
+    keys = [f"eval_{d}_loss" for d in DOMAINS]
+    for step in sorted(by_step):
+        rec = by_step[step]
         if all(k in rec for k in keys):
             losses = [rec[k] for k in keys]
             curve.append(
-                {"step": rec["step"], "mean_loss": float(np.mean(losses)), "mean_ppl": float(np.mean(np.exp(losses)))}
+                {
+                    "step": step,
+                    "mean_loss": float(np.mean(losses)),
+                    "mean_ppl": float(np.mean(np.exp(losses))),
+                    "per_domain_loss": dict(zip(DOMAINS, map(float, losses))),
+                }
             )
     res = {
         "name": name,
@@ -96,14 +105,14 @@ def final_run(name, weights, train, valid, total, out, batch, lr, eval_every):
     return res
 
 
-def steps_to_reach(curve, level):
-    """First (linearly interpolated) step at which a curve's mean loss is <= level, or None."""
+def steps_to_reach(curve, level, key="mean_loss"):
+    """First (linearly interpolated) step at which a curve's `key` is <= level, or None."""
     prev = None
     for p in curve:
-        if p["mean_loss"] <= level:
+        if p[key] <= level:
             if prev is None:
                 return float(p["step"])
-            f = (prev["mean_loss"] - level) / (prev["mean_loss"] - p["mean_loss"])
+            f = (prev[key] - level) / (prev[key] - p[key])
             return prev["step"] + f * (p["step"] - prev["step"])
         prev = p
     return None
@@ -164,13 +173,14 @@ def main() -> None:
     w_auto = scaler.predict(nt * 64)
     uniform = MixtureWeights(dict.fromkeys(DOMAINS, 1.0), unit="tokens", budget=nt * 64)
     logger.info("AutoScale weights at %d blocks: %s", nt, {k: round(v, 4) for k, v in w_auto.weights.items()})
-    eval_every = max(1, nt // args.batch // 12)
+    eval_every = max(1, nt // args.batch // 15)
     runs = {}
     for name, w in (("uniform", uniform), ("ddo_small", found["n1"]), ("autoscale", w_auto)):
         ex = MixtureWeights(w.weights, unit="examples")  # fixed-length blocks: per example = per token
         runs[name] = final_run(name, ex, train, valid, nt, out, args.batch, args.lr, eval_every)
         logger.info("%s: final mean loss %.4f", name, runs[name]["curve"][-1]["mean_loss"])
     uni_final = runs["uniform"]["curve"][-1]["mean_loss"]
+    uni_final_ppl = runs["uniform"]["curve"][-1]["mean_ppl"]
     total_steps = runs["uniform"]["steps"]
     summary = {
         "budgets_blocks": {"n1": n1, "n2": n2, "target": nt},
@@ -183,10 +193,15 @@ def main() -> None:
         "final": {k: r["curve"][-1] for k, r in runs.items()},
         "steps_total": total_steps,
         "steps_to_uniform_final": {k: steps_to_reach(r["curve"], uni_final) for k, r in runs.items()},
+        "steps_to_uniform_final_ppl": {
+            k: steps_to_reach(r["curve"], uni_final_ppl, key="mean_ppl") for k, r in runs.items()
+        },
         "wall_seconds": time.time() - t_all,
     }
     s = summary["steps_to_uniform_final"]["autoscale"]
     summary["autoscale_step_saving_vs_uniform"] = None if s is None else 1 - s / total_steps
+    s = summary["steps_to_uniform_final_ppl"]["autoscale"]
+    summary["autoscale_step_saving_vs_uniform_ppl"] = None if s is None else 1 - s / total_steps
     (res_dir / "toy_autoscale_summary.json").write_text(json.dumps(summary, indent=2))
     (res_dir / "toy_autoscale_curves.json").write_text(json.dumps({k: r["curve"] for k, r in runs.items()}, indent=2))
     plot(runs, res_dir / "toy_autoscale_curves.png", found, w_auto)
@@ -197,12 +212,9 @@ def plot(runs, path, found, w_auto):
     from hf_datavalue.mixing.plots import plot_curves, plot_weights
 
     plot_curves(
-        {
-            k: ([p["step"] for p in r["curve"]], [math.exp(p["mean_loss"]) for p in r["curve"]])
-            for k, r in runs.items()
-        },
+        {k: ([p["step"] for p in r["curve"]], [p["mean_ppl"] for p in r["curve"]]) for k, r in runs.items()},
         path=path,
-        ylabel="exp(mean per-domain validation loss)",
+        ylabel="mean per-domain validation perplexity",
         title="Toy AutoScale: target-budget training",
     )
     plot_weights(
