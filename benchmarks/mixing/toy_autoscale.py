@@ -32,7 +32,7 @@ from hf_datavalue.mixing import AutoScale, DDOConfig, DDORunner, MixtureWeights,
 logger = logging.getLogger("toy_autoscale")
 
 
-def training_args(out: Path, batch: int, lr: float, eval_steps: int | None = None):
+def training_args(out: Path, batch: int, lr: float, eval_steps: int | None = None, seed: int = 0):
     from transformers import TrainingArguments
 
     kw = {}
@@ -52,24 +52,24 @@ def training_args(out: Path, batch: int, lr: float, eval_steps: int | None = Non
         report_to="none",
         disable_tqdm=True,
         use_cpu=True,
-        seed=0,
-        data_seed=0,
+        seed=seed,
+        data_seed=seed,
         **kw,
     )
 
 
-def final_run(name, weights, train, valid, total, out, batch, lr, eval_every):
+def final_run(name, weights, train, valid, total, out, batch, lr, eval_every, seed=0):
     from transformers import Trainer
 
-    path = out / f"final_{name}.json"
+    path = out / f"final_{name}_s{seed}.json"
     if path.exists():
         return json.loads(path.read_text())
     mix = interleave_datasets(
-        train, weights=weights, num_examples=total, seed=0, stopping_strategy="all_exhausted"
+        train, weights=weights, num_examples=total, seed=seed, stopping_strategy="all_exhausted"
     )  # weights are per block = per token
     trainer = Trainer(
-        model=tiny_gpt2(),
-        args=training_args(out / f"trainer_{name}", batch, lr, eval_steps=eval_every),
+        model=tiny_gpt2(seed=seed),
+        args=training_args(out / f"trainer_{name}", batch, lr, eval_steps=eval_every, seed=seed),
         train_dataset=mix,
         eval_dataset=valid,
     )
@@ -127,6 +127,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the target-budget runs")
     args = ap.parse_args()
     import torch
 
@@ -174,16 +175,32 @@ def main() -> None:
     uniform = MixtureWeights(dict.fromkeys(DOMAINS, 1.0), unit="tokens", budget=nt * 64)
     logger.info("AutoScale weights at %d blocks: %s", nt, {k: round(v, 4) for k, v in w_auto.weights.items()})
     eval_every = max(1, nt // args.batch // 15)
-    runs = {}
-    for name, w in (("uniform", uniform), ("ddo_small", found["n1"]), ("autoscale", w_auto)):
-        ex = MixtureWeights(w.weights, unit="examples")  # fixed-length blocks: per example = per token
-        runs[name] = final_run(name, ex, train, valid, nt, out, args.batch, args.lr, eval_every)
-        logger.info("%s: final mean loss %.4f", name, runs[name]["curve"][-1]["mean_loss"])
+    runs, per_seed = {}, {}
+    for seed in args.seeds:
+        for name, w in (("uniform", uniform), ("ddo_small", found["n1"]), ("autoscale", w_auto)):
+            ex = MixtureWeights(w.weights, unit="examples")  # fixed-length blocks: per example = per token
+            r = final_run(name, ex, train, valid, nt, out, args.batch, args.lr, eval_every, seed=seed)
+            per_seed.setdefault(name, []).append(r)
+            logger.info("%s seed %d: final mean loss %.4f", name, seed, r["curve"][-1]["mean_loss"])
+    for name, rs in per_seed.items():  # the seed-mean curve (same evaluation steps in every seed)
+        curve = []
+        for points in zip(*[r["curve"] for r in rs]):
+            curve.append(
+                {
+                    "step": points[0]["step"],
+                    "mean_loss": float(np.mean([p["mean_loss"] for p in points])),
+                    "mean_ppl": float(np.mean([p["mean_ppl"] for p in points])),
+                    "mean_loss_per_seed": [p["mean_loss"] for p in points],
+                    "mean_ppl_per_seed": [p["mean_ppl"] for p in points],
+                }
+            )
+        runs[name] = {"curve": curve, "steps": rs[0]["steps"], "seconds": sum(r["seconds"] for r in rs)}
     uni_final = runs["uniform"]["curve"][-1]["mean_loss"]
     uni_final_ppl = runs["uniform"]["curve"][-1]["mean_ppl"]
     total_steps = runs["uniform"]["steps"]
     summary = {
         "budgets_blocks": {"n1": n1, "n2": n2, "target": nt},
+        "seeds": args.seeds,
         "block_tokens": 64,
         "available_blocks": avail,
         "ddo_n1": found["n1"].weights,
@@ -215,7 +232,7 @@ def plot(runs, path, found, w_auto):
         {k: ([p["step"] for p in r["curve"]], [p["mean_ppl"] for p in r["curve"]]) for k, r in runs.items()},
         path=path,
         ylabel="mean per-domain validation perplexity",
-        title="Toy AutoScale: target-budget training",
+        title=f"Toy AutoScale at {runs['uniform']['steps']} steps (mean of {len(next(iter(runs.values()))['curve'][0]['mean_loss_per_seed'])} seeds)",
     )
     plot_weights(
         {"DDO N1": found["n1"], "DDO N2": found["n2"], "AutoScale N_T": w_auto},
