@@ -315,7 +315,7 @@ def fit_domain_law(
             stacklevel=2,
         )
     if len(xa) < 4:
-        logger.info("%s: exactly determined fit (%d points), no residuals to check it against", name, len(xa))
+        logger.warning("%s: exactly determined fit (%d points), no residuals to check it against", name, len(xa))
 
     def resid(theta: np.ndarray) -> np.ndarray:
         a, b = np.exp(np.clip(theta, -30.0, 30.0))
