@@ -260,8 +260,8 @@ def resolve_eps(
         raise ConfigError(f"eps_mode must be 'absolute' or 'relative', got {eps_mode!r}")
     gen = torch.Generator().manual_seed(seed)
     n_entries = cost.shape[0] * cost.shape[1]
-    if isinstance(cost, DenseCost) and n_entries <= 4_000_000:
-        median = float(cost.matrix.median())
+    if n_entries <= 4_000_000:
+        median = float(cost.dense().matrix.median())
     else:
         median = float(cost.sample_entries(min(n_entries, 100_000), gen).median())
     if median <= 0:
@@ -310,6 +310,9 @@ def sinkhorn(
     block_size: int | None = None,
     max_dense_entries: int = DEFAULT_MAX_DENSE_ENTRIES,
     momentum: float = 1.0,
+    stage_tol: float = 1e-2,
+    stage_max_iter: int = 50,
+    stall_iter: int = 100,
     require_convergence: bool = False,
     seed: int = 0,
     progress: bool = False,
@@ -325,13 +328,18 @@ def sinkhorn(
         tol (`float`, *optional*, defaults to 1e-6): stop when the L1 error of the source marginal is below it
             (the target marginal is exact after each half-step). Use about 1e-4 in float32.
         max_iter (`int`, *optional*, defaults to 10000): iterations at the final epsilon.
-        anneal (`bool`, *optional*, defaults to `True`): start from the cost's scale and divide epsilon by
-            `1 / anneal_factor` each iteration down to `eps`, warm-starting the potentials (epsilon scaling).
+        anneal (`bool`, *optional*, defaults to `True`): start from the cost's scale and multiply epsilon by
+            `anneal_factor` each stage down to `eps`, warm-starting the potentials (epsilon scaling).
         mode (`str`, *optional*, defaults to `"auto"`): `"dense"` keeps the cost in memory, `"online"`
             recomputes row blocks each iteration; `"auto"` picks dense when `N * M <= max_dense_entries`.
         block_size (`int`, *optional*): rows per block (default keeps about 16M entries per block).
         momentum (`float`, *optional*, defaults to 1.0): over-relaxation factor in [1, 2); values above 1 often
             cut the iterations of weakly regularised problems.
+        stage_tol (`float`, *optional*, defaults to 1e-2): marginal error at which an annealing stage hands over
+            to the next (smaller) epsilon.
+        stage_max_iter (`int`, *optional*, defaults to 50): iteration cap of each annealing stage.
+        stall_iter (`int`, *optional*, defaults to 100): stop when the final stage's error has not improved by 1%
+            for this many iterations (the rounding floor of float32), with a warning.
         require_convergence (`bool`, *optional*, defaults to `False`): raise [`SolverError`] instead of
             warning when `tol` is not reached.
         seed (`int`, *optional*, defaults to 0): seeds the cost sampling of relative epsilon.
@@ -378,23 +386,26 @@ def sinkhorn(
 
     def half_steps(
         f: torch.Tensor, g: torch.Tensor, e: float, omega: float = 1.0
-    ) -> tuple[torch.Tensor, torch.Tensor, float]:
+    ) -> tuple[torch.Tensor, torch.Tensor, float, float]:
         """One Sinkhorn iteration in one pass over the cost: f from g, then g from the (relaxed) new f.
 
         Returns the new potentials and the L1 marginal error of the old pair on both sides: row sums of the
         old plan are `a_i exp((f_i - f_new_i) / e)`, column sums `b_j exp((g_j - g_new_j) / e)`, so checking
-        convergence costs nothing extra.
+        convergence costs nothing extra. The last value is the old plan's total mass minus one.
         """
         f_next = torch.empty_like(f)
         acc_max = torch.full_like(g, -math.inf)
         acc_sum = torch.zeros_like(g)
         row_term = g / e + log_b
         err = 0.0
+        mass_dev = 0.0
         for s, t in blocks:
             neg = cost.rows(s, t).mul(-1.0 / e)  # -C/e, the one block-sized temporary besides `buf`
             buf = neg + row_term[None, :]
             f_new = -e * _logsumexp_(buf, dim=1)
-            err += float((a_t[s:t] * torch.expm1((f[s:t] - f_new) / e)).abs().sum())
+            row_dev = a_t[s:t] * torch.expm1((f[s:t] - f_new) / e)
+            err += float(row_dev.abs().sum())
+            mass_dev += float(row_dev.sum())
             if omega != 1.0:
                 f_new = f[s:t] + omega * (f_new - f[s:t])
             f_next[s:t] = f_new
@@ -408,50 +419,73 @@ def sinkhorn(
         err += float((b_t * torch.expm1((g - g_new) / e)).abs().sum()) if omega != 1.0 else 0.0
         if omega != 1.0:
             g_new = g + omega * (g_new - g)
-        return f_next, g_new, err
+        return f_next, g_new, err, mass_dev
 
     t1 = time.perf_counter()
-    for e in schedule:  # plain iterations while annealing; over-relaxation only at the final epsilon
-        f, g, _ = half_steps(f, g, e)
-    n_iter = len(schedule)
-
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=max_iter, desc="Sinkhorn", unit="it", leave=False)
-    err = last_err = math.inf
-    rising = 0
+    n_iter = 0
+    err = math.inf
     converged = False
-    best = (f, g)
-    for _ in range(max_iter):
-        f_new, g_new, err = half_steps(f, g, eps_final, momentum)
-        n_iter += 1
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(err=f"{err:.2e}")
-        if not math.isfinite(err):
-            raise SolverError(
-                f"Sinkhorn diverged (marginal error {err}) at eps={eps_final:g}; use float64 or a larger eps"
-            )
-        best = (f, g)
-        if err <= tol:
-            converged = True
-            break
-        # Over-relaxation can oscillate on some problems: fall back to plain Sinkhorn when the error grows.
-        rising = rising + 1 if err > last_err else 0
-        last_err = err
-        if momentum != 1.0 and rising >= 3:
-            logger.info("Sinkhorn over-relaxation oscillates (error %.2e); continuing with momentum 1", err)
-            momentum = 1.0
-        f, g = f_new, g_new
+    best, best_mass_dev = (f, g), 0.0
+    omega = momentum
+    stalled = False
+    # Epsilon scaling: each coarser stage is solved to a loose tolerance (warm start for the next one), the
+    # final epsilon to `tol`. This cuts the iterations of weakly regularised problems several times over.
+    for stage, e in enumerate([*schedule, eps_final]):
+        final = stage == len(schedule)
+        stage_tol_e = tol if final else max(stage_tol, tol)
+        last_err, rising = math.inf, 0
+        floor_err, floor_iter = math.inf, n_iter
+        for _ in range(max_iter if final else stage_max_iter):
+            f_new, g_new, err, mass_dev = half_steps(f, g, e, omega)
+            n_iter += 1
+            if bar is not None and final:
+                bar.update(1)
+                bar.set_postfix(err=f"{err:.2e}")
+            if not math.isfinite(err):
+                raise SolverError(
+                    f"Sinkhorn diverged (marginal error {err}) at eps={e:g}; use float64 or a larger eps"
+                )
+            if final:
+                best, best_mass_dev = (f, g), mass_dev
+            if err <= stage_tol_e:
+                converged = final
+                break
+            # A float32 solve can stall above `tol` at its rounding floor: stop instead of burning max_iter.
+            if final:
+                if err < 0.99 * floor_err:
+                    floor_err, floor_iter = err, n_iter
+                elif n_iter - floor_iter >= stall_iter:
+                    logger.warning(
+                        "Sinkhorn stalled at marginal error %.2e (tol %.0e) for %d iterations: the precision floor "
+                        "of %s; use float64 for a tighter solution",
+                        err,
+                        tol,
+                        stall_iter,
+                        str(dtype).replace("torch.", ""),
+                    )
+                    stalled = True
+                    break
+            # Over-relaxation can oscillate on some problems: fall back to plain Sinkhorn when the error grows.
+            rising = rising + 1 if err > last_err else 0
+            last_err = err
+            if omega != 1.0 and rising >= 3:
+                logger.info("Sinkhorn over-relaxation oscillates (error %.2e); continuing with momentum 1", err)
+                omega = 1.0
+            f, g = f_new, g_new
+        if not final:
+            f, g = f_new, g_new
     if bar is not None:
         bar.close()
     f, g = best
     timings["solve"] = time.perf_counter() - t1
     if not (torch.isfinite(f).all() and torch.isfinite(g).all()):
         raise SolverError(f"Sinkhorn produced non-finite potentials at eps={eps_final:g}; try float64")
-    if not converged:
+    if not converged and not stalled:
         msg = (
             f"Sinkhorn did not reach tol={tol:g} in {max_iter} iterations (marginal error {err:.3e}, "
             f"eps={eps_final:g}); raise max_iter, loosen tol or use a larger eps"
@@ -459,7 +493,8 @@ def sinkhorn(
         if require_convergence:
             raise SolverError(msg)
         logger.warning(msg)
-    value = float((a_t * f).sum() + (b_t * g).sum())
+    # The dual objective <a,f> + <b,g> - eps (mass - 1): stationary at the optimum, so errors are second order.
+    value = float((a_t * f).sum() + (b_t * g).sum()) - eps_final * best_mass_dev
     logger.debug("sinkhorn %dx%d eps=%g: %d iterations, error %.2e", n_rows, n_cols, eps_final, n_iter, err)
     return OTResult(
         f=f, g=g, value=value, eps=eps_final, n_iter=n_iter, marginal_error=err, converged=converged, timings=timings

@@ -30,6 +30,8 @@ class LavaConfig(JsonConfig):
         eps (`float`, *optional*, defaults to 0.1): entropic regularisation of the outer OT problem.
         eps_mode (`str`, *optional*, defaults to `"absolute"`): `"relative"` means `eps * median(cost)`.
         inner_eps (`float`, *optional*, defaults to 0.1): regularisation of the class-to-class OT problems.
+        inner_tol (`float`, *optional*, defaults to 1e-3): marginal tolerance of the class-to-class problems; only
+            their values are used, and the dual value's error is second order in the marginal error.
         lambda_x (`float`, *optional*, defaults to 1.0): weight of the feature term `1/2 ||u - v||^2`.
         lambda_y (`float`, *optional*, defaults to 1.0): weight of the label term `1/2 W(y, y')`.
         mode (`str`, *optional*, defaults to `"auto"`): OT back-end, `"dense"`, `"online"` or `"auto"`.
@@ -55,6 +57,9 @@ class LavaConfig(JsonConfig):
     eps: float = field(default=0.1, metadata={"help": "Entropic regularisation of the outer OT."})
     eps_mode: Literal["absolute", "relative"] = field(default="absolute", metadata={"help": "absolute | relative."})
     inner_eps: float = field(default=0.1, metadata={"help": "Regularisation of the class-to-class OT problems."})
+    inner_tol: float = field(
+        default=1e-3, metadata={"help": "Marginal tolerance of the class-to-class problems (only their values matter)."}
+    )
     lambda_x: float = field(default=1.0, metadata={"help": "Weight of the feature cost."})
     lambda_y: float = field(default=1.0, metadata={"help": "Weight of the label cost."})
     mode: Literal["auto", "dense", "online"] = field(default="auto", metadata={"help": "OT back-end."})

@@ -282,13 +282,14 @@ def lava_ot(
             labels.n_classes,
             eps=cfg.inner_eps,
             feature_weight=0.5,
-            tol=cfg.tol,
+            tol=max(cfg.tol, cfg.inner_tol),
             max_iter=cfg.max_iter,
             momentum=cfg.momentum,
             progress=progress,
         )
         logger.debug("LAVA solved %d class-to-class OT problems", n_problems)
-        label_table = 0.5 * cfg.lambda_y * table
+        # Classes absent on one side have +inf entries that are never looked up; keep the cost finite.
+        label_table = 0.5 * cfg.lambda_y * torch.nan_to_num(table, posinf=0.0)
     else:
         table = torch.zeros(labels.n_classes, labels.n_classes, dtype=dtype)
         label_table = None
