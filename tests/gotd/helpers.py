@@ -41,13 +41,14 @@ def cat_dog(n_a: int, n_b: int, t_a: int, t_b: int, dim: int, seed: int = 0, shi
     return pool, target
 
 
-def knn_tapt(pool: np.ndarray, target: np.ndarray, k: int) -> np.ndarray:
+def knn_tapt(pool: np.ndarray, target: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """Distribution matching (TAPT/c): each target point contributes its ceil(k/n) nearest candidates,
-    duplicates kept; the first k picks."""
+    duplicates kept; k picks taken rank by rank over the target points in a seeded random order."""
     per = -(-k // len(target))
     d = ((target[:, None, :] - pool[None, :, :]) ** 2).sum(-1)
     nearest = np.argsort(d, axis=1)[:, :per]
-    return nearest.T.reshape(-1)[:k]
+    order = np.random.default_rng(seed).permutation(len(target))
+    return nearest[order].T.reshape(-1)[:k]
 
 
 def text_datasets(pool_x: np.ndarray, target_x: np.ndarray, domains: list[str] | None = None):
