@@ -13,21 +13,33 @@ from .helpers import cat_dog, knn_tapt
 SOLVER = {"eps": 0.1, "eps_mode": "absolute", "tol": 1e-4, "max_iter": 20_000}
 
 
-@pytest.mark.parametrize("dim", [16, 2])
-def test_cat_dog_selects_the_rare_cluster(dim):
-    # pool 9,900 A + 100 B (last rows), target 100 A + 100 B, k = 100
-    pool, target = cat_dog(9900, 100, 100, 100, dim, seed=0)
+def _check_cat_dog(n_a, n_b, t_a, t_b, dim):
+    # pool: n_a from A, n_b from the rare B (last rows); target t_a A + t_b B; k = n_b
+    pool, target = cat_dog(n_a, n_b, t_a, t_b, dim, seed=0)
     scores, solve = gotd_scores(pool, target, **SOLVER)
     assert solve.info["converged"]
     assert solve.info["target_marginal_error"] < 1e-3
-    got = top_k(scores, 100)
-    assert len(set(got.tolist())) == 100
-    share = float((got >= 9900).mean())
+    got = top_k(scores, n_b)
+    assert len(set(got.tolist())) == n_b
+    share = float((got >= n_a).mean())
     assert share >= 0.95, share
-    # distribution matching spends half of the budget on the common cluster
-    knn = knn_tapt(pool, target, 100)
-    knn_share = float((knn >= 9900).mean())
+    # distribution matching spends about half of the budget on the common cluster
+    knn = knn_tapt(pool, target, n_b)
+    knn_share = float((knn >= n_a).mean())
     assert 0.35 <= knn_share <= 0.65, knn_share
+
+
+@pytest.mark.parametrize("dim", [16, 2])
+def test_cat_dog_selects_the_rare_cluster(dim):
+    # the spec's 99 % / 1 % pool and 50/50 target at a fifth of its size (the full size is the slow test)
+    _check_cat_dog(1980, 20, 40, 40, dim)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dim", [16, 2])
+def test_cat_dog_full_size(dim):
+    # specs/gotd.md §8.1 exactly: 9,900 A + 100 B, target 100 + 100, k = 100
+    _check_cat_dog(9900, 100, 100, 100, dim)
 
 
 def test_ranking_invariant_to_calibration():
@@ -58,21 +70,26 @@ def test_agrees_with_exact_emd_duals(dim):
 
 @pytest.mark.parametrize("dim", [2, 16])
 def test_top_k_stable_across_eps(dim):
-    for seed in range(3):
+    for seed in range(2):
         pool, target = cat_dog(285, 15, 30, 30, dim, seed=seed)
-        a, _ = gotd_scores(pool, target, **SOLVER)
-        b, _ = gotd_scores(pool, target, **(SOLVER | {"eps": 0.025}))
+        a, _ = gotd_scores(pool, target, **(SOLVER | {"tol": 1e-3}))
+        b, _ = gotd_scores(pool, target, **(SOLVER | {"eps": 0.025, "tol": 1e-3}))
         overlap = len(set(top_k(a, 15).tolist()) & set(top_k(b, 15).tolist())) / 15
         assert overlap >= 0.9, (seed, overlap)
 
 
-def test_relative_eps_and_online_mode_agree_with_dense():
+def test_online_mode_agrees_with_dense_and_relative_eps():
     pool, target = cat_dog(570, 30, 40, 40, 8, seed=3)
-    kwargs = {"eps": 0.02, "eps_mode": "relative", "tol": 1e-8, "max_iter": 20_000}
-    dense, _ = gotd_scores(pool, target, mode="dense", **kwargs)
-    online, _ = gotd_scores(pool, target, mode="online", block_size=7, **kwargs)
-    np.testing.assert_allclose(dense, online, atol=1e-6)
+    # absolute eps: in relative mode core.ot takes the exact median of a dense cost but a sampled one online
+    kwargs = {"eps": 0.5, "eps_mode": "absolute", "tol": 1e-7, "max_iter": 50_000}
+    dense, d_solve = gotd_scores(pool, target, mode="dense", **kwargs)
+    online, o_solve = gotd_scores(pool, target, mode="online", block_size=7, **kwargs)
+    assert d_solve.info["converged"] and o_solve.info["converged"]
+    np.testing.assert_allclose(dense, online, atol=1e-4)
+    assert top_k(dense, 30).tolist() == top_k(online, 30).tolist()
     assert (top_k(dense, 30) >= 570).mean() >= 0.95
+    relative, r_solve = gotd_scores(pool, target, eps=0.02, eps_mode="relative", tol=1e-4, max_iter=50_000)
+    assert r_solve.info["converged"] and (top_k(relative, 30) >= 570).mean() >= 0.95
 
 
 @pytest.mark.slow
