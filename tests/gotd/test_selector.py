@@ -173,7 +173,12 @@ def test_config_json_round_trip(tmp_path):
     with pytest.raises(ConfigError):
         GotdConfig(target_concat=True)
     faithful = GotdConfig.faithful_preset(k=3)
-    assert (faithful.eps, faithful.eps_mode, faithful.pooling, faithful.chunk_size) == (0.1, "absolute", "unmasked_mean", 1000)
+    assert (faithful.eps, faithful.eps_mode, faithful.pooling, faithful.chunk_size) == (
+        0.1,
+        "absolute",
+        "unmasked_mean",
+        1000,
+    )
 
 
 def test_text_helpers():
@@ -209,11 +214,13 @@ def test_domain_prefilter_and_plot(toy, tmp_path):
     rng = np.random.default_rng(0)
     far = rng.normal(size=(100, 4)) + 40.0
     table = table | {f"f{i}": v for i, v in enumerate(far)}
-    pool = Dataset.from_dict({
-        "row_idx": list(range(400)),
-        "text": [f"p{i}" for i in range(300)] + [f"f{i}" for i in range(100)],
-        "domain": ["cat"] * 285 + ["dog"] * 15 + ["far"] * 100,
-    })
+    pool = Dataset.from_dict(
+        {
+            "row_idx": list(range(400)),
+            "text": [f"p{i}" for i in range(300)] + [f"f{i}" for i in range(100)],
+            "domain": ["cat"] * 285 + ["dog"] * 15 + ["far"] * 100,
+        }
+    )
     target = Dataset.from_dict({"text": [f"t{i}" for i in range(60)]})
     cfg = GotdConfig(**FAST, domain_column="domain", prefilter_keep_domains=2, prefilter_probe_size=50)
     selector = GotdSelector(cfg, embedder=TableEmbedder(table)).fit(pool, target, k=15, output_dir=tmp_path / "run")
@@ -255,7 +262,9 @@ def test_resume_from_finished_shards(toy, tmp_path, iterable):
     resumed = GotdSelector(cfg, embedder=emb).fit(data, target, k=15, output_dir=tmp_path)
     assert emb.rows == 300 - 128  # the three unfinished shards (the target embedding is cached)
     fresh = fitted(toy)
-    np.testing.assert_allclose(np.asarray(resumed.scores["gotd_score"]), np.asarray(fresh.scores["gotd_score"]), atol=1e-9)
+    np.testing.assert_allclose(
+        np.asarray(resumed.scores["gotd_score"]), np.asarray(fresh.scores["gotd_score"]), atol=1e-9
+    )
     # a second resume reuses shards, solve and scores: nothing is embedded but the (cached) target
     emb2 = TableEmbedder(table)
     again = GotdSelector(cfg, embedder=emb2).fit(data, target, k=15, output_dir=tmp_path)

@@ -30,6 +30,9 @@ class GotdConfig:
             unmasked mean over padded positions.
         max_length (`int`, *optional*, defaults to 256): tokenizer truncation length.
         embed_batch_size (`int`, *optional*, defaults to 64): rows per forward pass.
+        normalize (`bool`, *optional*, defaults to `True`): L2-normalise the embeddings, as the
+            sentence-transformers pipeline of all-MiniLM-L6-v2 does. Unnormalised mean-pooled MiniLM vectors put
+            most of the squared-Euclidean cost on the vector norm (text length), not on the topic.
         faithful (`bool`, *optional*, defaults to `False`): reference pooling (unmasked mean, padding to
             `max_length`). See [`faithful_preset`] for the whole reference setting.
         chunk_size (`int`, *optional*): split pool documents into pieces of this many characters (1,000 in the
@@ -76,6 +79,10 @@ class GotdConfig:
     pooling: Literal["mean", "cls", "unmasked_mean"] = field(default="mean", metadata={"help": "Token pooling."})
     max_length: int = field(default=256, metadata={"help": "Tokenizer truncation length."})
     embed_batch_size: int = field(default=64, metadata={"help": "Rows per embedding forward pass."})
+    normalize: bool = field(
+        default=True,
+        metadata={"help": "L2-normalise embeddings (as sentence-transformers' all-MiniLM-L6-v2 does); off when faithful."},
+    )
     faithful: bool = field(
         default=False, metadata={"help": "Reference pooling: unmasked mean over positions padded to max_length."}
     )
@@ -138,6 +145,7 @@ class GotdConfig:
         values: dict[str, Any] = {
             "faithful": True,
             "pooling": "unmasked_mean",
+            "normalize": False,
             "max_length": 295,
             "chunk_size": 1000,
             "eps": 0.1,

@@ -123,6 +123,7 @@ class GotdSelector:
                     pooling="unmasked_mean" if cfg.faithful else cfg.pooling,
                     max_length=cfg.max_length,
                     padding="max_length" if cfg.faithful else "longest",
+                    normalize=cfg.normalize and not cfg.faithful,
                 )
         return self._embedder
 
