@@ -87,7 +87,9 @@ def main() -> None:
             np.savez(tmp, x=x, sha=sha, tag=np.array(tags[s : s + args.shard]), text=np.array(batch))
             tmp.rename(path)
             with log.open("a") as fh:
-                fh.write(json.dumps({"part": name, "rows": len(batch), "max_length": max_length, "seconds": dt}) + "\n")
+                fh.write(
+                    json.dumps({"part": name, "rows": len(batch), "max_length": max_length, "seconds": dt}) + "\n"
+                )
             print(name, s, f"{len(batch) / dt:.1f} rows/s", flush=True)
 
 
