@@ -106,6 +106,13 @@ class GotdSelector:
         self._embedder: Embedder | None = embedder if isinstance(embedder, Embedder) else None
         self._fitted = False
         self.k_: int | None = self.config.k
+        self._keep_cache: dict[int, np.ndarray] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # `Dataset.filter` fingerprints (and multiprocessing pickles) the predicate: leave the model out
+        state = dict(self.__dict__)
+        state["_embedder"] = None
+        return state
 
     # ------------------------------------------------------------------------------------------------------
     # embedding
@@ -496,6 +503,7 @@ class GotdSelector:
         self.row_score_, self.row_n_chunks_ = self._aggregate(ids, u_ids, unit_scores)
         self.prefilter_distances_ = distances
         self._order = np.argsort(ids, kind="stable")
+        self._keep_cache = {}
         self._fitted = True
         self.provenance = ValueProvenance(
             method="gotd",
@@ -619,7 +627,10 @@ class GotdSelector:
     def predicate(self, k: int | None = None) -> Any:
         """A batched `filter` predicate `(batch, indices) -> list[bool]` keeping the `k` best rows."""
         self._check_fitted()
-        keep = np.sort(self.selected_ids(k))
+        k = self._resolve_k(k)
+        if k not in self._keep_cache:
+            self._keep_cache = {k: np.sort(self.selected_ids(k))}
+        keep = self._keep_cache[k]
         cfg = self.config
         id_col = self.id_column_
         check_col = cfg.embedding_column or cfg.text_column
