@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -60,6 +61,8 @@ def main() -> None:
     row: dict = {"method": args.method, "ot_mode": args.ot_mode, "tol": args.tol, "n_pool": len(pool_x), "n_target": len(target_x), "dim": pool_x.shape[1],
                  "n_real_pool_vectors": n_real, "k": args.k}  # fmt: skip
     t0 = time.perf_counter()
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = usage0.ru_utime + usage0.ru_stime
     if args.method == "random":
         chosen = np.random.default_rng(0).choice(len(pool_x), args.k, replace=False)
     else:
@@ -70,8 +73,10 @@ def main() -> None:
         pool = Dataset.from_dict({"row_idx": np.arange(len(pool_x)), "emb": pool_x})
         target = Dataset.from_dict({"emb": target_x})
         cfg = GotdConfig(embedding_column="emb", eps=args.eps, eps_mode="relative", tol=args.tol,
-                         max_iter=args.max_iter, dtype="float32", ot_mode=args.ot_mode, progress=False)  # fmt: skip
+                         max_iter=args.max_iter, dtype="float32", ot_mode=args.ot_mode, progress=True)  # fmt: skip
         t0 = time.perf_counter()
+        usage0 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu0 = usage0.ru_utime + usage0.ru_stime
         with tempfile.TemporaryDirectory() as tmp:
             selector = GotdSelector(cfg).fit(pool, target, k=args.k, output_dir=tmp)
         chosen = selector.selected_ids()
@@ -80,6 +85,9 @@ def main() -> None:
         row["solve_s"] = round(info["timings"]["solve"] + info["timings"].get("cost", 0.0), 1)
     row["wall_s"] = round(time.perf_counter() - t0, 1)
     row["selected"] = int(len(np.unique(chosen)))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    row["cpu_s"] = round(usage.ru_utime + usage.ru_stime - cpu0, 1)
+    row["load_avg_1m"] = round(os.getloadavg()[0], 1)
     row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
     print(json.dumps(row), flush=True)
 

@@ -276,3 +276,13 @@ def test_one_call_select(toy):
     _, _, pool, target, table = toy
     out = select(pool, target, k=15, config=GotdConfig(**FAST), embedder=TableEmbedder(table))
     assert out["row_idx"] == sorted(fitted(toy).selected_ids().tolist())
+
+
+def test_out_of_fit_scoring_and_pickle(toy):
+    import pickle
+
+    pool_x, _, _, _, _ = toy
+    selector = fitted(toy)
+    np.testing.assert_allclose(selector.score_embeddings(pool_x), np.asarray(selector.scores["gotd_score"]), atol=1e-5)
+    clone = pickle.loads(pickle.dumps(selector))
+    assert clone._embedder is None and clone.selected_ids().tolist() == selector.selected_ids().tolist()
