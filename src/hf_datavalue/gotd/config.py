@@ -81,7 +81,9 @@ class GotdConfig:
     embed_batch_size: int = field(default=64, metadata={"help": "Rows per embedding forward pass."})
     normalize: bool = field(
         default=True,
-        metadata={"help": "L2-normalise embeddings (as sentence-transformers' all-MiniLM-L6-v2 does); off when faithful."},
+        metadata={
+            "help": "L2-normalise embeddings (as sentence-transformers' all-MiniLM-L6-v2 does); off when faithful."
+        },
     )
     faithful: bool = field(
         default=False, metadata={"help": "Reference pooling: unmasked mean over positions padded to max_length."}
