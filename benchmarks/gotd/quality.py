@@ -43,12 +43,13 @@ def kl(p: np.ndarray, q: np.ndarray) -> float:
 
 def knn(pool: np.ndarray, target: np.ndarray, k: int, duplicates: bool) -> np.ndarray:
     sims = target @ pool.T  # unit vectors: nearest = largest inner product
+    perm = np.random.default_rng(0).permutation(len(target))  # target points in a seeded random order
     if not duplicates:
-        order = np.argsort(-sims, axis=1)[:, 0]
-        return np.unique(order)[:k] if len(np.unique(order)) >= k else np.unique(order)
+        nearest = np.argmax(sims, axis=1)[perm]
+        _, first = np.unique(nearest, return_index=True)
+        return nearest[np.sort(first)][:k]  # de-duplicated, in that order (fewer than k when they run out)
     per = math.ceil(k / len(target))
     nearest = np.argsort(-sims, axis=1)[:, :per]
-    perm = np.random.default_rng(0).permutation(len(target))
     return nearest[perm].T.reshape(-1)[:k]
 
 
