@@ -276,6 +276,9 @@ def test_one_call_select(toy):
     _, _, pool, target, table = toy
     out = select(pool, target, k=15, config=GotdConfig(**FAST), embedder=TableEmbedder(table))
     assert out["row_idx"] == sorted(fitted(toy).selected_ids().tolist())
+    scores = GotdSelector(GotdConfig(**FAST), embedder=TableEmbedder(table)).score(pool, target)
+    best = np.asarray(scores["row_idx"])[np.argsort(np.asarray(scores["gotd_score"]))[:15]]
+    assert sorted(best.tolist()) == out["row_idx"]
 
 
 def test_out_of_fit_scoring_and_pickle(toy):

@@ -526,6 +526,15 @@ class GotdSelector:
             },
         )
 
+    def score(self, pool: Any, target: Any, **fit_kwargs: Any) -> Any:
+        """Fit on `(pool, target)` and return [`scores`]: `row_idx` and `gotd_score` (lower = select first).
+
+        Args:
+            pool, target: see [`fit`].
+            **fit_kwargs: `k`, `output_dir`, ... passed to [`fit`].
+        """
+        return self.fit(pool, target, **fit_kwargs).scores
+
     def _aggregate(self, ids: np.ndarray, u_ids: np.ndarray, unit_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         order = np.argsort(ids, kind="stable")
         pos = order[np.searchsorted(ids, u_ids, sorter=order)]
