@@ -25,7 +25,7 @@ from .core.errors import DataValueError
 __all__ = ["build_parser", "main"]
 
 # Sub-command modules under hf_datavalue.commands, in --help order.
-COMMANDS: tuple[str, ...] = ("lava", "hub", "attribute", "mix")
+COMMANDS: tuple[str, ...] = ("lava", "select", "mix", "attribute", "hub")
 
 
 def build_parser() -> argparse.ArgumentParser:
