@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigError, MissingColumnError
+from ._data import load_table
 
 logger = logging.getLogger(__name__)
 
@@ -59,16 +60,9 @@ def register(subparsers: Any) -> None:
 
 
 def _load(path: str, what: str) -> Any:
-    import datasets
-
-    src = Path(path)
-    if src.is_dir():
-        return datasets.load_from_disk(str(src))
-    if not src.exists():
-        raise ConfigError(f"{what} file {src} does not exist")
-    name = src.name.lower()
-    kind = "parquet" if name.endswith(".parquet") else "csv" if name.endswith(".csv") else "json"
-    return datasets.load_dataset(kind, data_files=str(src), split="train")
+    if not Path(path).exists() and Path(path).suffix:
+        raise ConfigError(f"{what} file {path} does not exist")
+    return load_table(path)
 
 
 def _model(path: str, task: str) -> Any:

@@ -23,27 +23,11 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ConfigError
+from ._data import load_table
 
-__all__ = ["load_table", "register", "run"]
+__all__ = ["register", "run"]
 
 logger = logging.getLogger(__name__)
-
-
-def load_table(path: str, split: str = "train", streaming: bool = False) -> Any:
-    """A `datasets` table from a JSON Lines/JSON/CSV/Parquet file, a `save_to_disk` folder or a Hub id."""
-    import datasets
-
-    p = Path(path)
-    if p.is_dir() and ((p / "dataset_info.json").exists() or (p / "state.json").exists()):
-        ds = datasets.load_from_disk(str(p))
-        return ds.to_iterable_dataset() if streaming else ds
-    suffixes = "".join(p.suffixes[-2:]).lower()
-    for fmt, exts in (("json", (".jsonl", ".json")), ("csv", (".csv",)), ("parquet", (".parquet",))):
-        if any(suffixes.endswith(e) or suffixes.endswith(e + ".gz") for e in exts):
-            return datasets.load_dataset(fmt, data_files=str(p), split=split, streaming=streaming)
-    if p.exists():
-        raise ConfigError(f"cannot read {path}: use .jsonl, .json, .csv, .parquet or a save_to_disk folder")
-    return datasets.load_dataset(path, split=split, streaming=streaming)
 
 
 def register(subparsers: Any) -> None:
