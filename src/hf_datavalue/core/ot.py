@@ -445,7 +445,7 @@ def sinkhorn(
             n_iter += 1
             if bar is not None and final:
                 bar.update(1)
-                bar.set_postfix(err=f"{err:.2e}")
+                bar.set_postfix(err=f"{err:.2e}", refresh=False)
             if not math.isfinite(err):
                 raise SolverError(
                     f"Sinkhorn diverged (marginal error {err}) at eps={e:g}; use float64 or a larger eps"
