@@ -59,7 +59,41 @@ _EXPORTS: dict[str, str] = {
     "get_method": "hf_datavalue.registry",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "__version__",
+    "AttributionResult",
+    "AutoScale",
+    "AutoScaleConfig",
+    "DDO",
+    "DDOConfig",
+    "DDORunner",
+    "DataValueError",
+    "ForwardInfCallback",
+    "ForwardInfConfig",
+    "GotdConfig",
+    "GotdSelector",
+    "GradDotConfig",
+    "HubValues",
+    "LavaConfig",
+    "LavaResult",
+    "LavaValuer",
+    "LossTable",
+    "METHODS",
+    "MixtureWeights",
+    "PushResult",
+    "ScoringCallback",
+    "SelfLossConfig",
+    "ValueProvenance",
+    "attach_values",
+    "compute_lava_values",
+    "forward_inf_scores",
+    "get_method",
+    "grad_dot_scores",
+    "interleave_datasets",
+    "load_values",
+    "push_values",
+    "self_loss_scores",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from .attribution import (

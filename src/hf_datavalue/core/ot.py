@@ -108,8 +108,14 @@ class CostMatrix:
         return out
 
     def dense(self) -> DenseCost:
-        """Materialise the whole matrix (only for problems that fit in memory)."""
-        return DenseCost(self.rows(0, self.shape[0]))
+        """Materialise the whole matrix (only for problems that fit in memory), block by block so the peak
+        memory is the matrix plus one block, not several full-size temporaries."""
+        n_rows, n_cols = self.shape
+        out = torch.empty(n_rows, n_cols, dtype=self.dtype, device=self.device)
+        step = _block_rows(n_rows, n_cols, None)
+        for start in range(0, n_rows, step):
+            out[start : start + step] = self.rows(start, min(start + step, n_rows))
+        return DenseCost(out)
 
 
 class DenseCost(CostMatrix):
