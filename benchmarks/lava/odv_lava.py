@@ -43,7 +43,10 @@ def main() -> None:
     start = time.perf_counter()
     evaluator = LavaEvaluator(random_state=0)
     evaluator.input_data(
-        torch.as_tensor(data["x_train"]), one_hot(data["y_train"]), torch.as_tensor(data["x_valid"]), one_hot(data["y_valid"])
+        torch.as_tensor(data["x_train"]),
+        one_hot(data["y_train"]),
+        torch.as_tensor(data["x_valid"]),
+        one_hot(data["y_valid"]),
     )
     evaluator.train_data_values()
     values = -np.asarray(evaluator.evaluate_data_values(), dtype=np.float64)

@@ -65,7 +65,7 @@ OTMode = Literal["auto", "dense", "online"]
 
 # Cost entries held at once by one row block (about 64 MB in float32) and the auto-mode dense limit.
 _BLOCK_ENTRIES = 1 << 24
-DEFAULT_MAX_DENSE_ENTRIES = 250_000_000
+DEFAULT_MAX_DENSE_ENTRIES = 500_000_000
 
 
 def _as_tensor(x: ArrayLike, dtype: torch.dtype, device: torch.device | str, what: str) -> torch.Tensor:

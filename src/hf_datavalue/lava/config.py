@@ -36,7 +36,8 @@ class LavaConfig(JsonConfig):
         lambda_x (`float`, *optional*, defaults to 1.0): weight of the feature term `1/2 ||u - v||^2`.
         lambda_y (`float`, *optional*, defaults to 1.0): weight of the label term `1/2 W(y, y')`.
         mode (`str`, *optional*, defaults to `"auto"`): OT back-end, `"dense"`, `"online"` or `"auto"`.
-        max_dense_entries (`int`, *optional*, defaults to 250_000_000): auto mode goes online above this.
+        max_dense_entries (`int`, *optional*, defaults to 500_000_000): auto mode goes online above this (2 GB in
+            float32).
         block_size (`int`, *optional*): rows per cost block.
         dtype (`str`, *optional*, defaults to `"float32"`): `"float64"` for exact tests.
         tol (`float`, *optional*, defaults to 1e-4): stop when the L1 marginal error is below it.
@@ -65,7 +66,7 @@ class LavaConfig(JsonConfig):
     lambda_x: float = field(default=1.0, metadata={"help": "Weight of the feature cost."})
     lambda_y: float = field(default=1.0, metadata={"help": "Weight of the label cost."})
     mode: Literal["auto", "dense", "online"] = field(default="auto", metadata={"help": "OT back-end."})
-    max_dense_entries: int = field(default=250_000_000, metadata={"help": "Auto mode goes online above this."})
+    max_dense_entries: int = field(default=500_000_000, metadata={"help": "Auto mode goes online above this."})
     block_size: int | None = field(default=None, metadata={"help": "Rows per cost block."})
     dtype: Literal["float32", "float64"] = field(default="float32", metadata={"help": "Arithmetic precision."})
     tol: float = field(default=1e-4, metadata={"help": "L1 marginal error at which Sinkhorn stops."})
