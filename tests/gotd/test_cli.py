@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import importlib.util
 import json
 
 import pyarrow.parquet as pq
@@ -73,7 +72,6 @@ def test_cli_select_writes_rows_scores_and_plot(files):
         args.func(args)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hf_datavalue.commands.lava") is None, reason="lava command not merged")
 def test_registered_in_cli():
     from hf_datavalue.cli import build_parser
 
