@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import DataValueError
+from ._data import load_table
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,9 @@ def _read_provenance(values_path: Path, meta: str | None) -> Any:
 
 
 def _load_local(path: str) -> Any:
-    import datasets
-
-    suffixes = "".join(Path(path).suffixes)
-    builder = "parquet" if ".parquet" in suffixes else "csv" if ".csv" in suffixes else "json"
-    return datasets.load_dataset(builder, data_files=path, split="train")
+    if not Path(path).exists():
+        raise DataValueError(f"{path} does not exist; give a .parquet/.jsonl/.csv file or a save_to_disk folder")
+    return load_table(path)
 
 
 def run_push(args: argparse.Namespace) -> int:

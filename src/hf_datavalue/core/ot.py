@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -50,6 +51,7 @@ __all__ = [
     "DenseCost",
     "OTResult",
     "PointCloudCost",
+    "c_transform",
     "calibrated_gradient",
     "class_distance_table",
     "exact_ot",
@@ -76,20 +78,20 @@ def _as_tensor(x: ArrayLike, dtype: torch.dtype, device: torch.device | str, wha
     return t
 
 
-class CostMatrix:
-    """An N x M ground cost that can hand out row blocks. Subclasses implement [`rows`]."""
+class CostMatrix(ABC):
+    """An N x M ground cost that can hand out row blocks. Subclasses implement [`rows`] and [`upper_bound`]."""
 
     shape: tuple[int, int]
     dtype: torch.dtype
     device: torch.device
 
+    @abstractmethod
     def rows(self, start: int, stop: int) -> torch.Tensor:
         """The cost rows `start:stop` as a `(stop - start, M)` tensor."""
-        raise NotImplementedError
 
+    @abstractmethod
     def upper_bound(self) -> float:
         """An upper bound of the largest entry, used to start epsilon annealing."""
-        raise NotImplementedError
 
     def sample_entries(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """`n` cost entries at uniformly random positions (for relative epsilon)."""
@@ -505,6 +507,39 @@ def sinkhorn(
     return OTResult(
         f=f, g=g, value=value, eps=eps_final, n_iter=n_iter, marginal_error=err, converged=converged, timings=timings
     )
+
+
+def c_transform(
+    cost: CostMatrix,
+    f: torch.Tensor,
+    eps: float,
+    *,
+    log_b: float,
+    a: ArrayLike | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Target-side potentials of the columns of `cost`, given converged source potentials `f` (a Sinkhorn half-step).
+
+    `g_j = -eps * log sum_i a_i exp((f_i - C_ij) / eps)`: scores new or streamed target points against a fixed
+    solution, shard by shard (GOT-D scores its pool this way without holding it in memory).
+
+    Args:
+        cost ([`CostMatrix`]): `(N, m)` cost between the N source points and m target columns.
+        f (`torch.Tensor`): source potentials (length N) from [`sinkhorn`].
+        eps (`float`): the absolute epsilon of that solve.
+        log_b (`float`): log weight of each of these columns in the full problem (e.g. `-log(M)`).
+        a (`array`, *optional*): source weights, uniform when omitted.
+
+    Returns:
+        `(g, row_lse)`: `g` (length m) and, per source row, `log sum_j b_j exp((g_j - C_ij) / eps)` over these
+        columns; adding `exp` of it over all shards gives the source marginal (to check convergence).
+    """
+    matrix = cost.rows(0, cost.shape[0])
+    n_rows = cost.shape[0]
+    log_a = _uniform_or(a, n_rows, matrix.dtype, matrix.device, "source weights a").log()
+    f = f.to(device=matrix.device, dtype=matrix.dtype)
+    g = -eps * torch.logsumexp((f[:, None] - matrix) / eps + log_a[:, None], dim=0)
+    row_lse = torch.logsumexp((g[None, :] - matrix) / eps + log_b, dim=1)
+    return g, row_lse
 
 
 def exact_ot(

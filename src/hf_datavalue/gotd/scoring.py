@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..core.errors import ConfigError, EmptyDatasetError, NonFiniteError, ShapeMismatchError
-from ..core.ot import OTResult, PointCloudCost, sinkhorn
+from ..core.ot import OTResult, PointCloudCost, c_transform, sinkhorn
 
 __all__ = ["GotdSolve", "gotd_scores", "pool_potentials", "resolve_dtype", "solve_gotd", "top_k"]
 
@@ -167,17 +167,14 @@ def pool_potentials(
         )
     tdtype = _DTYPES[solve.dtype]
     f = torch.as_tensor(solve.f, dtype=tdtype, device=device)
-    n = len(solve.f)
-    log_a = -math.log(n)
     log_b = -math.log(solve.n_pool)
-    eps = solve.eps
     out = np.empty(len(x), dtype=np.float64)
-    row_lse = torch.full((n,), -math.inf, dtype=tdtype, device=device)
+    row_lse = torch.full((len(solve.f),), -math.inf, dtype=tdtype, device=device)
     for s in range(0, len(x), block_size):
-        cost = PointCloudCost(solve.target, x[s : s + block_size], dtype=tdtype, device=device).rows(0, n)
-        g = -eps * torch.logsumexp((f[:, None] - cost) / eps + log_a, dim=0)
+        cost = PointCloudCost(solve.target, x[s : s + block_size], dtype=tdtype, device=device)
+        g, block_lse = c_transform(cost, f, solve.eps, log_b=log_b)
         out[s : s + len(g)] = g.double().cpu().numpy()
-        row_lse = torch.logaddexp(row_lse, torch.logsumexp((g[None, :] - cost) / eps + log_b, dim=1))
+        row_lse = torch.logaddexp(row_lse, block_lse)
     return out, row_lse.double().cpu().numpy()
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ __all__ = ["ScoringCallback"]
 EVENTS = ("train_end", "evaluate", "steps")
 
 
-class ScoringCallback(TrainerCallback):
+class ScoringCallback(TrainerCallback, ABC):
     """Base class: score the training set at chosen Trainer events through an own, row-keyed loader.
 
     Args:
@@ -124,6 +125,7 @@ class ScoringCallback(TrainerCallback):
         return self
 
     # -- to implement -------------------------------------------------------------------------------------------
+    @abstractmethod
     def compute(
         self,
         model: nn.Module,
@@ -135,7 +137,6 @@ class ScoringCallback(TrainerCallback):
         eval_dataset: Any,
     ) -> AttributionResult:
         """Score `train_dataset`; must make the same collective calls on every process."""
-        raise NotImplementedError
 
     def summary(self, result: AttributionResult) -> dict[str, float]:
         """A few numbers logged through the Trainer after each scoring run."""
