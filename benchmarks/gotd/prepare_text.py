@@ -4,7 +4,8 @@
 
 * `target.jsonl`: the 5,000 AG News train texts (labels hidden) used as target;
 * `pool_quality.jsonl`: the AG News test items (190 Business) + the 500-character multidomain chunks, tagged;
-* `pool_speed.jsonl`: 100,000 real texts: the quality pool + 200-character multidomain chunks.
+* `pool_speed.jsonl`: 100,000 real, distinct texts: the quality pool + the SST-2 train sentences +
+  200-character multidomain chunks (the rows and order of `speed.py`'s embedding pool).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ OUT = Path(__file__).resolve().parents[1] / "results" / "gotd_emb"
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     n_speed = 100_000
-    named = {name: (texts, tags) for name, texts, tags, _ in parts(extra=n_speed, n500=4000)}
+    named = {name: (texts, tags) for name, texts, tags, _ in parts(extra=n_speed, n500=10_000)}
 
     def write(path: Path, rows: list[tuple[str, str]]) -> None:
         with path.open("w", encoding="utf-8") as fh:
@@ -32,7 +33,8 @@ def main() -> None:
     write(OUT / "target.jsonl", list(zip(*named["target"])))
     quality = list(zip(*named["news"])) + list(zip(*named["chunk500"]))
     write(OUT / "pool_quality.jsonl", quality)
-    extra = list(zip(*named["chunk200"]))[: n_speed - len(quality)]
+    extra = list(zip(*named["sst2"])) + list(zip(*named["chunk200"]))
+    extra = extra[: n_speed - len(quality)]
     write(OUT / "pool_speed.jsonl", quality + extra)
     print(len(quality), len(quality) + len(extra))
 

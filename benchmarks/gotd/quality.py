@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python benchmarks/gotd/quality.py --n-target 2000
 
-Pool: 4,000 500-character multidomain chunks (the spec uses 10,000; 4,000 fit the shared CPU budget) plus the
+Pool: 10,000 500-character multidomain chunks plus the
 skewed AG News test items (all World, Sports, Sci/Tech; 190 Business). Target: 2,000 AG News train texts,
 labels hidden. Embedder: all-MiniLM-L6-v2, masked mean, L2-normalised. Methods: GOT-D (library defaults,
 eps = 0.02 x median cost), kNN (one nearest candidate per target point, de-duplicated), TAPT/c (ceil(k/n)
@@ -59,6 +59,9 @@ def main() -> None:
     parser.add_argument("--ks", default="150,2000")
     parser.add_argument("--eps", type=float, default=0.02)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gotd" / "quality.jsonl"))
+    parser.add_argument(
+        "--selections", default=str(EMB / "selections.json"), help="row ids per method and k (for downstream.py)"
+    )
     args = parser.parse_args()
     import torch
     from datasets import Dataset
@@ -83,8 +86,10 @@ def main() -> None:
     base_business = pool_hist[2] / pool_hist.sum()
     ks = [int(k) for k in args.ks.split(",")]
     results = []
+    selections: dict[str, dict[str, list[int]]] = collections.defaultdict(dict)
 
     def report(method: str, k: int, picks: np.ndarray, seconds: float, extra: dict | None = None) -> None:
+        selections[method][str(k)] = [int(i) for i in picks]
         sel = [tags[i] for i in picks]
         hist = label_hist(sel)
         news_n = hist.sum()
@@ -124,6 +129,9 @@ def main() -> None:
             report("dsir", k, np.asarray(json.loads(out.read_text())["row_idx"]), res["wall_s"])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("".join(json.dumps(r) + "\n" for r in results))
+    # Row ids index the lines of pool_quality.jsonl (its `row_idx`), checked against the embedded texts above.
+    meta = {"pool": "pool_quality.jsonl", "target": "target.jsonl", "n_target": args.n_target}
+    Path(args.selections).write_text(json.dumps(meta | {"selections": selections}))
 
 
 if __name__ == "__main__":

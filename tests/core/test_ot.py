@@ -82,6 +82,32 @@ def test_dense_online_and_pot_backends_agree(momentum):
     assert np.abs(dense - pot).max() <= 1e-5 * scale
 
 
+@pytest.mark.parametrize("momentum", [1.0, 1.5])
+def test_kernel_iterations_reproduce_log_domain_iterations(momentum):
+    # Same iterates, so the same iteration count and potentials up to float64 rounding.
+    x, y = _clouds(600, 250, 6)
+    cost = PointCloudCost(x, y)
+    log = sinkhorn(cost, eps=0.02, eps_mode="relative", tol=1e-8, mode="dense", iteration="log", momentum=momentum)
+    ker = sinkhorn(cost, eps=0.02, eps_mode="relative", tol=1e-8, mode="dense", iteration="kernel", momentum=momentum)
+    assert ker.converged and ker.n_iter == log.n_iter
+    assert torch.allclose(ker.f, log.f, atol=1e-10) and torch.allclose(ker.g, log.g, atol=1e-10)
+    assert ker.value == pytest.approx(log.value, rel=1e-12)
+
+
+def test_kernel_reabsorbs_when_scalings_drift(monkeypatch):
+    # Costs around 1e3 with eps=1e-3, and a tight absorption bound so the scalings leave it within stages.
+    monkeypatch.setattr("hf_datavalue.core.ot._ABSORB_LOG_BOUND", 0.5)
+    x, y = _clouds(200, 80, 3)
+    cost = PointCloudCost(x * 30, y * 30, feature_weight=0.5)
+    kwargs = dict(eps=1e-3, tol=1e-6, max_iter=400, momentum=1.5, mode="dense")
+    log = sinkhorn(cost, iteration="log", **kwargs)
+    ker = sinkhorn(cost, iteration="kernel", **kwargs)
+    n_stages = int(np.ceil(np.log2(cost.upper_bound() / 1e-3))) + 1  # annealing stages + the final one
+    assert ker.timings["kernel_builds"] > n_stages
+    assert torch.isfinite(ker.f).all() and ker.n_iter == log.n_iter
+    assert torch.allclose(ker.f, log.f, rtol=1e-9, atol=1e-9)
+
+
 def test_small_eps_large_costs_stay_finite():
     x, y = _clouds(200, 80, 3)
     cost = PointCloudCost(x * 30, y * 30, feature_weight=0.5)  # entries around 1e3
@@ -129,3 +155,7 @@ def test_bad_inputs_raise_typed_errors():
         sinkhorn(DenseCost(torch.ones(3, 3)), a=[0.0, 0.0, 0.0])
     with pytest.raises(ShapeMismatchError):
         sinkhorn(DenseCost(torch.ones(3, 3)), a=[0.5, 0.5])
+    with pytest.raises(ConfigError, match="dense"):
+        sinkhorn(PointCloudCost(x, y), mode="online", iteration="kernel")
+    with pytest.raises(ConfigError, match="iteration"):
+        sinkhorn(DenseCost(torch.ones(3, 3)), iteration="fast")  # type: ignore[arg-type]

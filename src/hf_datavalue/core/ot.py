@@ -15,9 +15,13 @@ Costs are objects, so that a huge problem never materialises an N x M matrix:
 * [`PointCloudCost`] computes `feature_weight * ||x_i - y_j||^2 (+ label_table[lx_i, ly_j])` block by block
   (the LAVA hybrid cost with a label table, or GOT-D's squared Euclidean cost without one).
 
-The solver iterates in the log domain over row blocks. In ``mode="dense"`` the cost is computed once and
-kept; in ``mode="online"`` each block is recomputed every iteration, in O((N + M) d + block) memory.
-Both run the same arithmetic and give the same potentials.
+The solver iterates in the log domain over row blocks. In ``mode="online"`` each block is recomputed every
+iteration, in O((N + M) d + block) memory. In ``mode="dense"`` the cost is computed once and kept, and by
+default the iterations run on a *stabilised kernel* (Schmitzer 2019, "absorption"): once per epsilon stage the
+potentials are absorbed into `K_ij = exp((f_i + g_j - C_ij) / eps)`, and each iteration is then two
+matrix-vector products instead of two log-sum-exp passes (several times faster on CPU and GPU). A log-domain
+iteration re-stabilises the kernel whenever the scalings drift or underflow, so both modes give the same
+potentials.
 
 Usage:
 
@@ -64,10 +68,14 @@ logger = logging.getLogger(__name__)
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence[float]
 OTMode = Literal["auto", "dense", "online"]
+IterationMode = Literal["auto", "log", "kernel"]
 
 # Cost entries held at once by one row block (about 64 MB in float32) and the auto-mode dense limit.
 _BLOCK_ENTRIES = 1 << 24
 DEFAULT_MAX_DENSE_ENTRIES = 500_000_000
+# A stabilised kernel is rebuilt once the scalings exp((f - f_abs) / eps) leave [e^-30, e^30]: far from float32
+# overflow, and entries that underflowed when the kernel was built stay negligible.
+_ABSORB_LOG_BOUND = 30.0
 
 
 def _as_tensor(x: ArrayLike, dtype: torch.dtype, device: torch.device | str, what: str) -> torch.Tensor:
@@ -321,6 +329,7 @@ def sinkhorn(
     stage_tol: float = 1e-2,
     stage_max_iter: int = 50,
     stall_iter: int = 100,
+    iteration: IterationMode = "auto",
     require_convergence: bool = False,
     seed: int = 0,
     progress: bool = False,
@@ -348,6 +357,10 @@ def sinkhorn(
         stage_max_iter (`int`, *optional*, defaults to 50): iteration cap of each annealing stage.
         stall_iter (`int`, *optional*, defaults to 100): stop when the final stage's error has not improved by 1%
             for this many iterations (the rounding floor of float32), with a warning.
+        iteration (`str`, *optional*, defaults to `"auto"`): `"log"` runs every iteration as log-sum-exps over
+            the cost; `"kernel"` (dense mode only) iterates on a stabilised kernel with matrix-vector products,
+            re-absorbing the potentials when the scalings drift; `"auto"` uses the kernel in dense mode. Both
+            reach the same potentials; the kernel holds a second N x M buffer.
         require_convergence (`bool`, *optional*, defaults to `False`): raise [`SolverError`] instead of
             warning when `tol` is not reached.
         seed (`int`, *optional*, defaults to 0): seeds the cost sampling of relative epsilon.
@@ -369,7 +382,12 @@ def sinkhorn(
         raise ConfigError(f"momentum must lie in [1, 2), got {momentum}")
     if not 0 < anneal_factor < 1:
         raise ConfigError(f"anneal_factor must lie in (0, 1), got {anneal_factor}")
+    if iteration not in ("auto", "log", "kernel"):
+        raise ConfigError(f"iteration must be 'auto', 'log' or 'kernel', got {iteration!r}")
     use_dense = mode == "dense" or (mode == "auto" and n_rows * n_cols <= max_dense_entries)
+    if iteration == "kernel" and not use_dense:
+        raise ConfigError("iteration='kernel' needs the dense cost: use mode='dense' (or 'auto' on a small problem)")
+    use_kernel = use_dense and iteration != "log"
     if use_dense and not isinstance(cost, DenseCost):
         cost = cost.dense()
     timings["cost"] = time.perf_counter() - t0
@@ -429,6 +447,26 @@ def sinkhorn(
             g_new = g + omega * (g_new - g)
         return f_next, g_new, err, mass_dev
 
+    kernel = _StabilisedKernel(cost.rows(0, n_rows), a_t, b_t, blocks) if use_kernel else None
+
+    def iterate(
+        f: torch.Tensor, g: torch.Tensor, e: float, omega: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+        if kernel is None:
+            return half_steps(f, g, e, omega)
+        if not kernel.usable(f, g, e):
+            # A log-domain iteration first: afterwards every kernel column holds entries in [1, N]-ish, so
+            # building K neither overflows nor loses a whole column to underflow.
+            f, g, err, mass_dev = half_steps(f, g, e, omega)
+            kernel.build(f, g, e)
+            return f, g, err, mass_dev
+        out = kernel.step(f, g, omega)
+        if out is None:  # a row or column underflowed: re-stabilise in the log domain
+            f, g, err, mass_dev = half_steps(f, g, e, omega)
+            kernel.build(f, g, e)
+            return f, g, err, mass_dev
+        return out
+
     t1 = time.perf_counter()
     bar = None
     if progress:
@@ -449,7 +487,7 @@ def sinkhorn(
         last_err, rising = math.inf, 0
         floor_err, floor_iter = math.inf, n_iter
         for _ in range(max_iter if final else stage_max_iter):
-            f_new, g_new, err, mass_dev = half_steps(f, g, e, omega)
+            f_new, g_new, err, mass_dev = iterate(f, g, e, omega)
             n_iter += 1
             if bar is not None and final:
                 bar.update(1)
@@ -490,6 +528,9 @@ def sinkhorn(
     if bar is not None:
         bar.close()
     f, g = best
+    if kernel is not None:
+        timings["kernel_builds"] = float(kernel.n_builds)
+        del kernel
     timings["solve"] = time.perf_counter() - t1
     if not (torch.isfinite(f).all() and torch.isfinite(g).all()):
         raise SolverError(f"Sinkhorn produced non-finite potentials at eps={eps_final:g}; try float64")
@@ -507,6 +548,66 @@ def sinkhorn(
     return OTResult(
         f=f, g=g, value=value, eps=eps_final, n_iter=n_iter, marginal_error=err, converged=converged, timings=timings
     )
+
+
+class _StabilisedKernel:
+    """`K_ij = exp((f~_i + g~_j - C_ij) / eps)` for absorbed potentials `(f~, g~)`, held in one dense buffer.
+
+    With scalings `u = exp((f - f~) / eps)`, `v = exp((g - g~) / eps)` the plan is `a_i b_j u_i K_ij v_j`, so a
+    Sinkhorn iteration is `u = 1 / (K (b v))`, `v = 1 / (K^T (a u))`: two matrix-vector products. The class
+    speaks potentials on both ends so the solver's loop (errors, momentum, annealing) is shared with the log
+    domain.
+    """
+
+    def __init__(self, cost: torch.Tensor, a: torch.Tensor, b: torch.Tensor, blocks: list[tuple[int, int]]):
+        self.cost, self.a, self.b, self.blocks = cost, a, b, blocks
+        self.matrix: torch.Tensor | None = None
+        self.f_abs = torch.zeros_like(a)
+        self.g_abs = torch.zeros_like(b)
+        self.eps = math.nan
+        self.n_builds = 0
+
+    def usable(self, f: torch.Tensor, g: torch.Tensor, eps: float) -> bool:
+        if self.matrix is None or eps != self.eps:
+            return False
+        drift = max(float((f - self.f_abs).abs().max()), float((g - self.g_abs).abs().max())) / eps
+        return drift <= _ABSORB_LOG_BOUND
+
+    def build(self, f: torch.Tensor, g: torch.Tensor, eps: float) -> None:
+        if self.matrix is None:
+            self.matrix = torch.empty_like(self.cost)
+        self.f_abs, self.g_abs, self.eps = f.clone(), g.clone(), eps
+        g_term = g / eps
+        for s, t in self.blocks:  # block-wise so the only N x M allocation is the kernel itself
+            block = self.matrix[s:t]
+            torch.mul(self.cost[s:t], -1.0 / eps, out=block)
+            block.add_(g_term[None, :]).add_((f[s:t] / eps)[:, None]).exp_()
+        self.n_builds += 1
+
+    def step(
+        self, f: torch.Tensor, g: torch.Tensor, omega: float
+    ) -> tuple[torch.Tensor, torch.Tensor, float, float] | None:
+        assert self.matrix is not None
+        eps = self.eps
+        u = torch.exp((f - self.f_abs) / eps)
+        v = torch.exp((g - self.g_abs) / eps)
+        row = self.matrix @ (self.b * v)  # row sums of the current plan, divided by a_i u_i
+        row_dev = self.a * (u * row - 1.0)
+        f_new = self.f_abs - eps * row.log()
+        if not torch.isfinite(f_new).all():
+            return None
+        err = float(row_dev.abs().sum())
+        mass_dev = float(row_dev.sum())
+        if omega != 1.0:
+            f_new = f + omega * (f_new - f)
+        col = self.matrix.T @ (self.a * torch.exp((f_new - self.f_abs) / eps))
+        g_new = self.g_abs - eps * col.log()
+        if not torch.isfinite(g_new).all():
+            return None
+        if omega != 1.0:
+            err += float((self.b * (v * col - 1.0)).abs().sum())
+            g_new = g + omega * (g_new - g)
+        return f_new, g_new, err, mass_dev
 
 
 def c_transform(
