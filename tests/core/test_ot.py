@@ -99,9 +99,8 @@ def test_kernel_reabsorbs_when_scalings_drift(monkeypatch):
     monkeypatch.setattr("hf_datavalue.core.ot._ABSORB_LOG_BOUND", 0.5)
     x, y = _clouds(200, 80, 3)
     cost = PointCloudCost(x * 30, y * 30, feature_weight=0.5)
-    kwargs = dict(eps=1e-3, tol=1e-6, max_iter=400, momentum=1.5, mode="dense")
-    log = sinkhorn(cost, iteration="log", **kwargs)
-    ker = sinkhorn(cost, iteration="kernel", **kwargs)
+    log = sinkhorn(cost, eps=1e-3, tol=1e-6, max_iter=400, momentum=1.5, mode="dense", iteration="log")
+    ker = sinkhorn(cost, eps=1e-3, tol=1e-6, max_iter=400, momentum=1.5, mode="dense", iteration="kernel")
     n_stages = int(np.ceil(np.log2(cost.upper_bound() / 1e-3))) + 1  # annealing stages + the final one
     assert ker.timings["kernel_builds"] > n_stages
     assert torch.isfinite(ker.f).all() and ker.n_iter == log.n_iter
