@@ -5,11 +5,11 @@ One method per process so that peak memory is per method:
     PYTHONPATH=src python benchmarks/gotd/speed.py --method gotd --n-pool 100000
     PYTHONPATH=src python benchmarks/gotd/speed.py --method random --n-pool 100000
 
-Targets: 5,000 real AG News train texts. Pool: the real embedded candidates (AG News test items and
-500-character multidomain chunks) resampled to `--n-pool` rows with a small Gaussian jitter (sigma 0.02 per
-dimension, then re-normalised): embedding 100k texts on the shared 2-core machine was out of budget, and the
-OT cost of a solve does not depend on which real texts the vectors come from. The GOT-D run goes through the
-library path (`GotdSelector` on an embedding column: shards, solve, per-shard scoring) and prints one JSON line.
+Targets: 5,000 real AG News train texts. Pool: 100,000 distinct real texts from `../shared/data/`, each
+embedded with all-MiniLM-L6-v2 by `embed_corpus.py`: the skewed AG News test items, 10,000 500-character and
+23,496 200-character multidomain chunks, and the 60,614 SST-2 train sentences (the rows of
+`pool_speed.jsonl`, which DSIR reads). The GOT-D run goes through the library path (`GotdSelector` on an
+embedding column: shards, solve, per-shard scoring) and prints one JSON line.
 """
 
 from __future__ import annotations
@@ -26,21 +26,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import contextlib
 
 from common import load_part  # noqa: E402
 
 
-def pool_and_target(n_pool: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
+def pool_and_target(n_pool: int) -> tuple[np.ndarray, np.ndarray, int]:
     target = load_part("target")["x"]
-    parts = [load_part("news")["x"]]
-    with contextlib.suppress(FileNotFoundError):
-        parts.append(load_part("chunk500")["x"])
-    real = np.concatenate(parts)
-    rng = np.random.default_rng(seed)
-    x = real[rng.integers(0, len(real), n_pool)] + rng.normal(scale=0.02, size=(n_pool, real.shape[1]))
-    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-    return x, target.astype(np.float32), len(real)
+    parts = [load_part(name) for name in ("news", "chunk500", "sst2", "chunk200")]
+    x = np.concatenate([p["x"] for p in parts])[:n_pool].astype(np.float32)
+    if len(x) < n_pool:
+        raise SystemExit(f"only {len(x)} embedded pool rows: finish benchmarks/gotd/embed_corpus.py first")
+    distinct = len(np.unique(np.concatenate([p["sha"] for p in parts])[:n_pool]))
+    return x, target.astype(np.float32), distinct
 
 
 def main() -> None:
@@ -51,6 +48,10 @@ def main() -> None:
     parser.add_argument("--eps", type=float, default=0.02)
     parser.add_argument("--tol", type=float, default=1e-3)
     parser.add_argument("--max-iter", type=int, default=2000)
+    parser.add_argument("--momentum", type=float, default=1.0)
+    parser.add_argument(
+        "--iteration", choices=["auto", "log", "kernel"], default="auto", help="solver A/B: time the solve alone"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ot-mode", choices=["auto", "dense", "online"], default="auto")
     args = parser.parse_args()
@@ -58,13 +59,25 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     pool_x, target_x, n_real = pool_and_target(args.n_pool)
-    row: dict = {"method": args.method, "ot_mode": args.ot_mode, "tol": args.tol, "n_pool": len(pool_x), "n_target": len(target_x), "dim": pool_x.shape[1],
-                 "n_real_pool_vectors": n_real, "k": args.k}  # fmt: skip
+    row: dict = {"method": args.method, "ot_mode": args.ot_mode, "momentum": args.momentum, "tol": args.tol, "n_pool": len(pool_x), "n_target": len(target_x), "dim": pool_x.shape[1],
+                 "distinct_texts": n_real, "k": args.k}  # fmt: skip
     t0 = time.perf_counter()
     usage0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = usage0.ru_utime + usage0.ru_stime
     if args.method == "random":
         chosen = np.random.default_rng(0).choice(len(pool_x), args.k, replace=False)
+    elif args.iteration != "auto":
+        # Solver A/B on the same problem: the OT solve alone, log-domain vs stabilised-kernel iterations.
+        from hf_datavalue.gotd.scoring import solve_gotd, top_k
+
+        solve, result = solve_gotd(pool_x, target_x, eps=args.eps, eps_mode="relative", tol=args.tol,
+                                   max_iter=args.max_iter, momentum=args.momentum, mode=args.ot_mode,
+                                   iteration=args.iteration, dtype="float32", progress=True)  # fmt: skip
+        chosen = top_k(result.g.double().numpy(), args.k)
+        row.update({k: solve.info[k] for k in ("eps", "n_iter", "converged", "target_marginal_error")})
+        row["iteration"] = args.iteration
+        row["solve_s"] = round(solve.info["timings"]["solve"] + solve.info["timings"].get("cost", 0.0), 1)
+        np.save(Path(tempfile.gettempdir()) / f"gotd_speed_top{args.k}_{args.iteration}.npy", np.sort(chosen))
     else:
         from datasets import Dataset
 
@@ -73,7 +86,7 @@ def main() -> None:
         pool = Dataset.from_dict({"row_idx": np.arange(len(pool_x)), "emb": pool_x})
         target = Dataset.from_dict({"emb": target_x})
         cfg = GotdConfig(embedding_column="emb", eps=args.eps, eps_mode="relative", tol=args.tol,
-                         max_iter=args.max_iter, dtype="float32", ot_mode=args.ot_mode, progress=True)  # fmt: skip
+                         max_iter=args.max_iter, momentum=args.momentum, dtype="float32", ot_mode=args.ot_mode, progress=True)  # fmt: skip
         t0 = time.perf_counter()
         usage0 = resource.getrusage(resource.RUSAGE_SELF)
         cpu0 = usage0.ru_utime + usage0.ru_stime

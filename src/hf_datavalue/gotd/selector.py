@@ -457,6 +457,7 @@ class GotdSelector:
                 eps_mode=cfg.eps_mode,
                 tol=cfg.tol,
                 max_iter=cfg.max_iter,
+                momentum=cfg.momentum,
                 mode=cfg.ot_mode,
                 dtype=cfg.dtype,
                 block_size=cfg.block_size,
