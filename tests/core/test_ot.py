@@ -107,6 +107,17 @@ def test_kernel_reabsorbs_when_scalings_drift(monkeypatch):
     assert torch.allclose(ker.f, log.f, rtol=1e-9, atol=1e-9)
 
 
+def test_kernel_falls_back_to_log_domain_when_it_underflows():
+    # No annealing: the first kernel exp(-C / eps) is all zeros (C ~ 1e3, eps = 1e-3), so the solver must take a
+    # log-domain step and rebuild instead of returning infinite potentials.
+    x, y = _clouds(200, 80, 3)
+    cost = PointCloudCost(x * 30, y * 30, feature_weight=0.5)
+    log = sinkhorn(cost, eps=1e-3, anneal=False, tol=1e-6, max_iter=150, mode="dense", iteration="log")
+    ker = sinkhorn(cost, eps=1e-3, anneal=False, tol=1e-6, max_iter=150, mode="dense", iteration="kernel")
+    assert ker.timings["kernel_builds"] >= 2 and torch.isfinite(ker.f).all() and torch.isfinite(ker.g).all()
+    assert ker.n_iter == log.n_iter and torch.allclose(ker.f, log.f, rtol=1e-9, atol=1e-9)
+
+
 def test_small_eps_large_costs_stay_finite():
     x, y = _clouds(200, 80, 3)
     cost = PointCloudCost(x * 30, y * 30, feature_weight=0.5)  # entries around 1e3

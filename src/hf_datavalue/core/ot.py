@@ -455,13 +455,13 @@ def sinkhorn(
         if kernel is None:
             return half_steps(f, g, e, omega)
         if not kernel.usable(f, g, e):
-            # A log-domain iteration first: afterwards every kernel column holds entries in [1, N]-ish, so
-            # building K neither overflows nor loses a whole column to underflow.
-            f, g, err, mass_dev = half_steps(f, g, e, omega)
+            # Warm-started from the coarser stage (plan entries <= min(a_i, b_j)), the exponents stay below about
+            # 2 log(min(N, M)): the kernel is built from the current potentials directly.
             kernel.build(f, g, e)
-            return f, g, err, mass_dev
         out = kernel.step(f, g, omega)
-        if out is None:  # a row or column underflowed: re-stabilise in the log domain
+        if out is None:
+            # Overflow or a whole row/column underflowed: one log-domain iteration re-stabilises (afterwards every
+            # column of the kernel sums to 1 under the weights), then the kernel is rebuilt from it.
             f, g, err, mass_dev = half_steps(f, g, e, omega)
             kernel.build(f, g, e)
             return f, g, err, mass_dev
