@@ -31,11 +31,10 @@ def _check_cat_dog(n_a, n_b, t_a, t_b, dim):
 
 @pytest.mark.parametrize("dim", [16, 2])
 def test_cat_dog_selects_the_rare_cluster(dim):
-    # the spec's 99 % / 1 % pool and 50/50 target at a fifth of its size (the full size is the slow test)
+    # the spec's 99 % / 1 % pool and 50/50 target at a fifth of its size (the full size is the next test)
     _check_cat_dog(1980, 20, 40, 40, dim)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("dim", [16, 2])
 def test_cat_dog_full_size(dim):
     # specs/gotd.md §8.1 exactly: 9,900 A + 100 B, target 100 + 100, k = 100
@@ -92,7 +91,6 @@ def test_online_mode_agrees_with_dense_and_relative_eps():
     assert r_solve.info["converged"] and (top_k(relative, 30) >= 570).mean() >= 0.95
 
 
-@pytest.mark.slow
 def test_cat_dog_eps_stability_full_size():
     pool, target = cat_dog(9900, 100, 100, 100, 16, seed=0)
     a, _ = gotd_scores(pool, target, **SOLVER)
