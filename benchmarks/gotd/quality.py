@@ -53,6 +53,17 @@ def knn(pool: np.ndarray, target: np.ndarray, k: int, duplicates: bool) -> np.nd
     return nearest[perm].T.reshape(-1)[:k]
 
 
+def tfidf_svd(pool_texts: list[str], target_texts: list[str], dim: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """TF-IDF (sublinear tf, English stop words, min_df 2) -> truncated SVD -> L2, fitted on pool + target."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2, stop_words="english").fit_transform(pool_texts + target_texts)
+    z = TruncatedSVD(dim, random_state=0).fit_transform(tfidf)
+    z = (z / (np.linalg.norm(z, axis=1, keepdims=True) + 1e-12)).astype(np.float32)
+    return z[: len(pool_texts)], z[len(pool_texts) :]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n-target", type=int, default=2000)
@@ -61,6 +72,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gotd" / "quality.jsonl"))
     parser.add_argument(
         "--selections", default=str(EMB / "selections.json"), help="row ids per method and k (for downstream.py)"
+    )
+    parser.add_argument(
+        "--features",
+        choices=["minilm", "tfidf-svd"],
+        default="minilm",
+        help="tfidf-svd: the spec's weak stand-in embedder (TF-IDF, 128-d SVD, L2), to separate method from embedder",
     )
     args = parser.parse_args()
     import torch
@@ -75,6 +92,8 @@ def main() -> None:
     sha = np.concatenate([news["sha"], chunks["sha"]])
     target_x = tgt["x"][: args.n_target].astype(np.float32)
     target_tags = tgt["tag"][: args.n_target].tolist()
+    if args.features == "tfidf-svd":
+        pool_x, target_x = tfidf_svd([*news["text"], *chunks["text"]], tgt["text"][: args.n_target].tolist())
     # index integrity (pitfall 1): the DSIR text file must list the very rows whose embeddings we score
     lines = [json.loads(line) for line in (EMB / "pool_quality.jsonl").open()]
     assert len(lines) >= len(pool_x)
