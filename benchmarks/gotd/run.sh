@@ -30,6 +30,10 @@ $PY benchmarks/gotd/speed.py --method gotd --n-pool 100000 --ot-mode dense --ite
 
 # 3. Quality: which domains / AG News labels GOT-D, kNN, TAPT/c, DSIR and random select.
 $PY benchmarks/gotd/quality.py --n-target 2000 --ks 150,2000
+# the same check with the spec's weak TF-IDF+SVD stand-in embedder (method vs embedder)
+$PY benchmarks/gotd/quality.py --n-target 2000 --ks 150,2000 --features tfidf-svd \
+  --out "$OUT/quality_tfidf_svd.jsonl" --selections benchmarks/results/gotd_emb/selections_tfidf_svd.json
 
 # 4. Downstream: a small GPT-2 pre-trained on the pool, continued on each selection, AG News ppl + accuracy.
 $PY benchmarks/gotd/downstream.py --methods none,scratch,random,dsir,gotd
+$PY benchmarks/gotd/downstream.py --methods none,random,dsir,gotd --max-ft 250 --seeds 5  # low-label variant
