@@ -3,10 +3,10 @@
     PYTHONPATH=src HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false .venv/bin/python benchmarks/gotd/downstream.py
 
 All defaults: `--methods none,random,dsir,gotd --k 2000 --seeds 3 --threads 2`, a 4-layer, 128-wide GPT-2
-(1.33M parameters), 3 pre-training epochs. Runtime, measured with `--estimate` (which times a few steps of each
-kind and prints the projection instead of running): 31.5 min on one thread of the shared, loaded 2-core machine
-(1,015 s stage 1, 193 s stage 2, 59 s perplexities, 625 s for the 12 fine-tunes), i.e. roughly 17-20 min with 2
-threads on idle cores. A re-run with the same stage-1 settings re-uses the stage-1 checkpoint (~9 min less).
+(1.33M parameters), 3 pre-training epochs. Measured runtime on the idle 2-core machine: 1,264 s for
+`--methods none,scratch,random,dsir,gotd` (stage 1 628 s, each fine-tune 30-35 s); a re-run with the same stage-1
+settings re-uses the stage-1 checkpoint (the low-label variant `--max-ft 250 --seeds 5` then takes 284 s).
+`--estimate` times a few steps of each kind and prints the projection instead of running.
 
 What it does. A small GPT-2 (built from a config, nothing downloaded) is pre-trained from scratch on the whole
 candidate pool and stands in for the pre-trained model of the paper. For each method, that checkpoint continues

@@ -239,6 +239,7 @@ class OTResult:
             marginal is exact after the last half-step).
         converged (`bool`): whether `marginal_error <= tol` was reached.
         timings (`dict`): seconds spent per stage.
+        kernel_builds (`int`): how often the stabilised kernel was (re)built (0 for log-domain iterations).
     """
 
     f: torch.Tensor
@@ -249,6 +250,7 @@ class OTResult:
     marginal_error: float
     converged: bool
     timings: dict[str, float] = field(default_factory=dict)
+    kernel_builds: int = 0
 
 
 def calibrated_gradient(f: ArrayLike) -> np.ndarray:
@@ -528,9 +530,6 @@ def sinkhorn(
     if bar is not None:
         bar.close()
     f, g = best
-    if kernel is not None:
-        timings["kernel_builds"] = float(kernel.n_builds)
-        del kernel
     timings["solve"] = time.perf_counter() - t1
     if not (torch.isfinite(f).all() and torch.isfinite(g).all()):
         raise SolverError(f"Sinkhorn produced non-finite potentials at eps={eps_final:g}; try float64")
@@ -546,7 +545,15 @@ def sinkhorn(
     value = float((a_t * f).sum() + (b_t * g).sum()) - eps_final * best_mass_dev
     logger.debug("sinkhorn %dx%d eps=%g: %d iterations, error %.2e", n_rows, n_cols, eps_final, n_iter, err)
     return OTResult(
-        f=f, g=g, value=value, eps=eps_final, n_iter=n_iter, marginal_error=err, converged=converged, timings=timings
+        f=f,
+        g=g,
+        value=value,
+        eps=eps_final,
+        n_iter=n_iter,
+        marginal_error=err,
+        converged=converged,
+        timings=timings,
+        kernel_builds=kernel.n_builds if kernel is not None else 0,
     )
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..core.errors import ConfigError, EmptyDatasetError, NonFiniteError, ShapeMismatchError
-from ..core.ot import OTResult, PointCloudCost, c_transform, sinkhorn
+from ..core.ot import IterationMode, OTResult, PointCloudCost, c_transform, sinkhorn
 
 __all__ = ["GotdSolve", "gotd_scores", "pool_potentials", "resolve_dtype", "solve_gotd", "top_k"]
 
@@ -94,7 +94,7 @@ def solve_gotd(
     max_iter: int = 2000,
     momentum: float = 1.0,
     mode: str = "auto",
-    iteration: str = "auto",
+    iteration: IterationMode = "auto",
     dtype: str = "auto",
     block_size: int | None = None,
     device: str = "cpu",
@@ -127,7 +127,7 @@ def solve_gotd(
         max_iter=max_iter,
         momentum=momentum,
         mode=mode,  # type: ignore[arg-type]
-        iteration=iteration,  # type: ignore[arg-type]
+        iteration=iteration,
         block_size=block_size,
         seed=seed,
         progress=progress,
