@@ -56,6 +56,7 @@ class SelfLossConfig(JSONConfigMixin):
     top_k: int = field(default=10, metadata={"help": "rows in top_k.parquet"})
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if int(self.batch_size) < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size!r}")
         HFPerExampleLoss(task=self.task, token_reduction=self.token_reduction)
@@ -83,6 +84,7 @@ class GradDotConfig(JSONConfigMixin):
     top_k: int = field(default=10, metadata={"help": "rows per query in top_k.parquet"})
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.mode not in ("per_query", "group"):
             raise ConfigError(f"mode must be 'per_query' or 'group', got {self.mode!r}")
         if int(self.batch_size) < 1:

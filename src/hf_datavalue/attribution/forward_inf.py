@@ -77,6 +77,8 @@ class ForwardInfConfig(JSONConfigMixin):
         top_k (`int`, *optional*, defaults to `10`): rows per query in `top_k.parquet`.
     """
 
+    method = "forward_inf"
+
     lr: float = field(default=1e-3, metadata={"help": "learning rate of the update on the query loss"})
     steps: int = field(default=1, metadata={"help": "number of update steps"})
     optimizer: str = field(default="sgd", metadata={"help": "'sgd' or 'adam' (fresh state)"})
@@ -91,6 +93,7 @@ class ForwardInfConfig(JSONConfigMixin):
     top_k: int = field(default=10, metadata={"help": "rows per query in top_k.parquet"})
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not (isinstance(self.lr, (int, float)) and np.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"lr must be a finite positive number, got {self.lr!r}")
         if int(self.steps) != self.steps or self.steps < 1:

@@ -53,8 +53,8 @@ def _ddo(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from ..core.mixture import MixtureWeights
     from ..mixing.autoscale import AutoScale
-    from ..mixing.weights import MixtureWeights
 
     anchors = [MixtureWeights.load(p) for p in args.anchor]
     weights = AutoScale(anchors).predict(args.budget)
@@ -64,7 +64,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from ..mixing.weights import MixtureWeights
+    from ..core.mixture import MixtureWeights
 
     weights = MixtureWeights.load(args.weights)
     _print(weights)

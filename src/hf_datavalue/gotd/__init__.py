@@ -10,8 +10,28 @@ warmup = pool.filter(selector, with_indices=True, batched=True)
 ```
 """
 
+from ..core.registry import MethodSpec, register_method
 from .config import GotdConfig
 from .scoring import gotd_scores
 from .selector import GotdSelector, select
 
 __all__ = ["GotdConfig", "GotdSelector", "gotd_scores", "select"]
+
+register_method(
+    MethodSpec(
+        name="gotd",
+        config_class=GotdConfig,
+        entry_point=GotdSelector,
+        result_class=GotdSelector,
+        score_column="gotd_score",
+        score_semantics="lower = select first",
+        card_title="GOT-D (Kang et al., ICLR 2024)",
+        card_note=(
+            "a gradient of the optimal-transport distance from the candidate pool to the target; rows with the "
+            "lowest scores are selected first"
+        ),
+        module=__name__,
+        cli_command="select",
+        exports=("GotdConfig", "GotdSelector"),
+    )
+)

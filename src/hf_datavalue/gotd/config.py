@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
+from ..core.config import JsonConfig
 from ..core.errors import ConfigError
 
 __all__ = ["GotdConfig"]
 
 
 @dataclass
-class GotdConfig:
+class GotdConfig(JsonConfig):
     """Settings of a [`GotdSelector`]. Round-trips through [`to_dict`] / [`from_dict`] and JSON.
 
     Args:
@@ -65,6 +63,8 @@ class GotdConfig:
         device (`str`, *optional*, defaults to `"cpu"`): where the OT arithmetic runs.
         progress (`bool`, *optional*, defaults to `True`): progress bars.
     """
+
+    method = "gotd"
 
     k: int | None = field(default=None, metadata={"help": "Number of pool rows to select."})
     text_column: str = field(default="text", metadata={"help": "Text column of pool and target."})
@@ -119,6 +119,7 @@ class GotdConfig:
     progress: bool = field(default=True, metadata={"help": "Show progress bars."})
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.k is not None and (not isinstance(self.k, int) or self.k <= 0):
             raise ConfigError(f"k must be a positive integer, got {self.k!r}")
         if self.eps <= 0:
@@ -160,30 +161,3 @@ class GotdConfig:
         }
         values.update(overrides)
         return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GotdConfig:
-        """Build from a dict; unknown keys raise [`ConfigError`]."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown GotdConfig fields: {unknown}")
-        return cls(**data)
-
-    @classmethod
-    def from_json(cls, text_or_path: str | Path) -> GotdConfig:
-        """Build from a JSON string or a path to a JSON file."""
-        text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
-            text = Path(text).read_text(encoding="utf-8")
-        return cls.from_dict(json.loads(text))
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")

@@ -3,6 +3,7 @@
 Higher `lava_value` = more harmful. See [`LavaValuer`] and `specs/lava.md`.
 """
 
+from ..core.registry import MethodSpec, register_method
 from .baselines import knn_label_disagreement
 from .config import LavaConfig
 from .plots import plot_value_histogram
@@ -18,3 +19,23 @@ __all__ = [
     "knn_label_disagreement",
     "plot_value_histogram",
 ]
+
+register_method(
+    MethodSpec(
+        name="lava",
+        config_class=LavaConfig,
+        entry_point=LavaValuer,
+        result_class=LavaResult,
+        score_column=SCORE_COLUMN,
+        score_semantics=SCORE_SEMANTICS,
+        card_title="LAVA (Just et al., ICLR 2023)",
+        card_note=(
+            "the calibrated gradient of the class-wise optimal-transport distance between the training set and a "
+            "clean validation set with respect to each training point's mass. Large values flag likely mislabelled, "
+            "noisy or off-distribution rows; the values of a table sum to zero"
+        ),
+        module=__name__,
+        cli_command="lava",
+        exports=("LavaConfig", "LavaResult", "LavaValuer", "compute_lava_values"),
+    )
+)

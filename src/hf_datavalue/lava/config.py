@@ -49,6 +49,8 @@ class LavaConfig(JsonConfig):
         seed (`int`, *optional*, defaults to 0): seeds the probe and relative-epsilon sampling.
     """
 
+    method = "lava"
+
     label_column: str = field(default="label", metadata={"help": "Class label column (int, str or ClassLabel)."})
     input_column: str | None = field(default=None, metadata={"help": "Text/image column to embed."})
     feature_column: str | None = field(default=None, metadata={"help": "Existing embedding or logits column."})
@@ -77,6 +79,7 @@ class LavaConfig(JsonConfig):
     seed: int = field(default=0, metadata={"help": "Seed of the probe and of epsilon sampling."})
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.features not in ("probe_logits", "embeddings", "model_logits"):
             raise ConfigError(f"features must be probe_logits, embeddings or model_logits, got {self.features!r}")
         for name in ("eps", "inner_eps", "tol"):

@@ -23,14 +23,14 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from ..core.config import JsonConfig
 from ..core.errors import ConfigError, SolverError
-from .weights import MixtureWeights, check_same_domains
+from ..core.mixture import MixtureWeights, check_same_domains
 
 __all__ = ["AutoScale", "AutoScaleConfig"]
 
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class AutoScaleConfig:
+class AutoScaleConfig(JsonConfig):
     """Configuration of [`AutoScale`].
 
     Args:
@@ -48,15 +48,10 @@ class AutoScaleConfig:
             repeating data).
     """
 
+    method = "autoscale"
+
     available: dict[str, float] = field(default_factory=dict, metadata={"help": "Available amount per domain."})
     allow_repetition: bool = field(default=False, metadata={"help": "Accept predictions beyond the available data."})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"available": dict(self.available), "allow_repetition": self.allow_repetition}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AutoScaleConfig:
-        return cls(**dict(data))
 
 
 class AutoScale:

@@ -35,9 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from ..core.config import JsonConfig
 from ..core.errors import ConfigError, NonFiniteError, ShapeMismatchError, SolverError
 from ..core.io import read_json, write_json_atomic
-from .weights import MixtureWeights, check_same_domains, largest_remainder
+from ..core.mixture import MixtureWeights, check_same_domains, largest_remainder
 
 __all__ = [
     "DDO",
@@ -410,7 +411,7 @@ def solve_mixture(
 
 
 @dataclass
-class DDOConfig:
+class DDOConfig(JsonConfig):
     """Configuration of [`DDO`] (and of the perturbation runs of [`DDORunner`]).
 
     Args:
@@ -423,6 +424,8 @@ class DDOConfig:
         metric (`str`, *optional*, defaults to `"perplexity"`): the per-domain objective the runner records.
     """
 
+    method = "ddo"
+
     lower: float = field(default=0.2, metadata={"help": "Lower bound on each domain's multiplier n_i = w_i * m."})
     lower_per_domain: dict[str, float] = field(default_factory=dict, metadata={"help": "Per-domain lower bounds."})
     x_down: float = field(default=0.2, metadata={"help": "Down multiplier of the perturbation runs."})
@@ -431,19 +434,13 @@ class DDOConfig:
     metric: str = field(default="perplexity", metadata={"help": "'perplexity' (paper) or 'loss'."})
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.mode not in PLAN_MODES:
             raise ConfigError(f"mode must be one of {PLAN_MODES}, got {self.mode!r}")
         if self.metric not in OBJECTIVES:
             raise ConfigError(f"metric must be one of {OBJECTIVES}, got {self.metric!r}")
         if not (0 <= self.lower < 1):
             raise ConfigError(f"lower must be in [0, 1), got {self.lower}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DDOConfig:
-        return cls(**dict(data))
 
 
 @dataclass

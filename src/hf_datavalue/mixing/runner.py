@@ -38,9 +38,9 @@ from typing import Any
 
 from ..core.errors import ConfigError, EmptyDatasetError
 from ..core.io import prepare_output_dir, read_json, write_json_atomic
+from ..core.mixture import MixtureWeights, check_same_domains
 from .ddo import DDO, DDOConfig, LossTable, PerturbationRun, PlannedRun, perturbation_plan
 from .sampler import interleave_datasets
-from .weights import MixtureWeights, check_same_domains
 
 __all__ = ["DDORunner", "train_on_mixture"]
 

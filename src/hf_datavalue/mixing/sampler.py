@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ConfigError, EmptyDatasetError, ShapeMismatchError
-from .weights import MixtureWeights, check_same_domains, largest_remainder, normalize_weights
+from ..core.mixture import MixtureWeights, check_same_domains, largest_remainder, normalize_weights
 
 __all__ = [
     "STOPPING_STRATEGIES",
