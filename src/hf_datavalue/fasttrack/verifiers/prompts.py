@@ -19,6 +19,7 @@ parse_answer("none of them", 2)       # None (unparsable: retry once, then count
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -83,15 +84,11 @@ def _json_candidates(text: str) -> list[Any]:
     out: list[Any] = []
     chunks = [text, *_FENCE.findall(text)]
     for chunk in chunks:
-        try:
+        with contextlib.suppress(ValueError):
             out.append(json.loads(chunk.strip()))
-        except (json.JSONDecodeError, ValueError):
-            pass
     for match in _ARRAY.findall(text):
-        try:
+        with contextlib.suppress(ValueError):
             out.append(json.loads(match))
-        except (json.JSONDecodeError, ValueError):
-            pass
     return out
 
 
