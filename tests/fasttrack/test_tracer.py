@@ -55,7 +55,7 @@ def test_oracle_precision_one_and_recall_equals_stage1(built):
     assert 0.3 < report["stage1_recall_micro"] <= 1.0  # keyword retrieval finds real proponents
     ds = result.to_dataset()
     assert ds.column_names == ["query_id", "row_idx", "cluster_id", "verified"]
-    for q, r, c in zip(ds["query_id"], ds["row_idx"], ds["cluster_id"]):
+    for r, c in zip(ds["row_idx"], ds["cluster_id"]):
         assert index.labels[r] == c
     # oracle retrieval (every cluster holding a proponent) gives recall 1
     override = {q: sorted({int(index.labels[r]) for r in p}) for q, p in props.items()}
