@@ -277,7 +277,7 @@ def train_verifier(
                 optim.step()
                 sched.step()
                 optim.zero_grad()
-                losses.append(float(loss))
+                losses.append(loss.item())
                 bar.update(1)
         bar.close()
     train_seconds = time.perf_counter() - start
