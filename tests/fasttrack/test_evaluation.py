@@ -84,5 +84,6 @@ def test_bm25_and_embedding_cutoffs_tuned_on_dev(full):
     assert 0.0 < f1 <= upper <= 1.0
     emb = EmbeddingRanker(bow_embeddings(small["text"]))
     e_ids, e_scores = emb.retrieve(bow_embeddings(q["statement"]), k=10)
-    assert e_ids.shape == (60, 10) and np.allclose(e_scores[:, 0], [emb.scores(v)[i] for v, i in zip(
-        bow_embeddings(q["statement"]), e_ids[:, 0])])
+    assert e_ids.shape == (60, 10) and np.allclose(
+        e_scores[:, 0], [emb.scores(v)[i] for v, i in zip(bow_embeddings(q["statement"]), e_ids[:, 0])]
+    )

@@ -31,8 +31,11 @@ def test_entity_strings_and_tfidf_keywords():
     ents = entity_strings("Henning Schmitz, born in Germany, joined Kraftwerk. The University of Glasgow is old.")
     assert ents == ["Henning Schmitz", "Germany", "Kraftwerk", "University of Glasgow"]
     kw = TfidfKeyworder(max_keywords=6)
-    out = kw.fit(["Steve Nunn was born in Glasgow.", "Milan is in Italy.", "Guido Crepax was born in Milan."],
-                 np.array([0, 1, 1]), n_clusters=2)
+    out = kw.fit(
+        ["Steve Nunn was born in Glasgow.", "Milan is in Italy.", "Guido Crepax was born in Milan."],
+        np.array([0, 1, 1]),
+        n_clusters=2,
+    )
     assert "Steve Nunn" in out[0] and "Guido Crepax" in out[1] and "Milan" in out[1]
     assert kw.query_keywords("Steve Nunn was born in Glasgow .")[:2] == ["Steve Nunn", "Glasgow"]
 
