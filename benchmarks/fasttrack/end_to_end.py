@@ -44,14 +44,16 @@ from hf_datavalue.fasttrack.verifiers.cross_encoder import CrossEncoderVerifier 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n-test", type=int, default=40)
-    ap.add_argument("--train-queries", type=int, default=240)
-    ap.add_argument("--encoder-layers", type=int, default=3)
+    ap.add_argument("--n-test", type=int, default=12)
+    ap.add_argument("--train-queries", type=int, default=120)
+    ap.add_argument("--pair-queries", type=int, default=60, help="dev/held-out queries for the pair metrics")
+    ap.add_argument("--max-length", type=int, default=48)
+    ap.add_argument("--encoder-layers", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=1)
     args = ap.parse_args()
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     corpus, queries = load_data()
     n = len(corpus)
     props = proponent_rows(queries, corpus)
@@ -60,7 +62,7 @@ def main() -> None:
     dev, test = stratified_dev_split(rel, 0.2, seed=0)
     train_rel, eval_rel = relation_split(rel, 0.5, seed=0)
 
-    vdir = CACHE / f"verifier_L{args.encoder_layers}_q{args.train_queries}_e{args.epochs}"
+    vdir = CACHE / f"verifier_L{args.encoder_layers}_q{args.train_queries}_e{args.epochs}_m{args.max_length}"
     if not (vdir / "training_report.json").is_file():
         targs = VerifierTrainingArguments(
             base_model=minilm_path(),

@@ -54,8 +54,11 @@ class KeywordMatcher:
         self.words = words
         self.owners = np.asarray(owners, dtype=np.int64)
 
-    def scores(self, query_keywords: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Per cluster: the best pair score (0-100) and, per query keyword, its best score -> `(C,)`, `(q, C)`."""
+    def scores(self, query_keywords: Sequence[str], score_cutoff: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Per cluster: the best pair score (0-100) and, per query keyword, its best score -> `(C,)`, `(q, C)`.
+
+        Pair scores below `score_cutoff` are reported as 0 (rapidfuzz skips them early: faster).
+        """
         from rapidfuzz import fuzz, process
 
         queries = [
@@ -64,7 +67,14 @@ class KeywordMatcher:
         per_kw = np.zeros((len(queries), self.n_clusters), dtype=np.float32)
         if not queries or not self.words:
             return per_kw.max(0) if len(queries) else np.zeros(self.n_clusters, np.float32), per_kw
-        sim = process.cdist(queries, self.words, scorer=fuzz.token_set_ratio, dtype=np.float32, workers=1)
+        sim = process.cdist(
+            queries,
+            self.words,
+            scorer=fuzz.token_set_ratio,
+            dtype=np.float32,
+            workers=1,
+            score_cutoff=score_cutoff or None,
+        )
         for q in range(len(queries)):
             np.maximum.at(per_kw[q], self.owners, sim[q])
         return per_kw.max(0), per_kw
@@ -86,7 +96,7 @@ class KeywordMatcher:
         """
         if max_clusters <= 0:
             return []
-        best, per_kw = self.scores(query_keywords)
+        best, per_kw = self.scores(query_keywords, score_cutoff=threshold)
         keep = np.flatnonzero(best >= threshold)
         if not len(keep):
             return []
