@@ -46,12 +46,14 @@ class ClusterTree:
             numeric order of the paths.
         centroids (`np.ndarray`): `(n_leaves, d)` float32 mean embedding of each leaf.
         n_fallback_splits (`int`): splits that fell back to a balanced split (degenerate input).
+        backend (`str`): the k-means library that ran.
     """
 
     labels: np.ndarray
     paths: list[str]
     centroids: np.ndarray
     n_fallback_splits: int = 0
+    backend: str = ""
 
     @property
     def n_leaves(self) -> int:
@@ -64,6 +66,23 @@ class ClusterTree:
 
 def _split_seed(seed: int, path: str) -> int:
     return (zlib.crc32(f"{seed}:{path}".encode()) + int(seed)) % (2**31 - 1)
+
+
+def resolve_backend(backend: str) -> Literal["sklearn", "faiss"]:
+    """`"auto"` -> `"faiss"` when importable, else `"sklearn"`; an explicit `"faiss"` without faiss raises."""
+    if backend == "sklearn":
+        return "sklearn"
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        if backend == "faiss":
+            from ..core.errors import MissingDependencyError
+
+            raise MissingDependencyError("faiss-cpu", "fasttrack", "kmeans_backend='faiss'") from None
+        return "sklearn"
+    if backend not in ("auto", "faiss"):
+        raise ConfigError(f"kmeans backend must be 'auto', 'sklearn' or 'faiss', got {backend!r}")
+    return "faiss"
 
 
 def kmeans_labels(
@@ -94,7 +113,7 @@ def recursive_kmeans(
     max_top_clusters: int = 1000,
     n_init: int = 3,
     seed: int = 0,
-    backend: Literal["sklearn", "faiss"] = "sklearn",
+    backend: Literal["auto", "sklearn", "faiss"] = "auto",
     progress: bool = False,
 ) -> ClusterTree:
     """Cluster the rows of `x` recursively until every leaf has at most `tau` members.
@@ -106,7 +125,7 @@ def recursive_kmeans(
         max_top_clusters (`int`, *optional*, defaults to 1000): cap of the top-level k.
         n_init (`int`, *optional*, defaults to 3): k-means++ restarts per split.
         seed (`int`, *optional*, defaults to 0): base seed; each split derives its own from its path.
-        backend (`str`, *optional*, defaults to `"sklearn"`): `"sklearn"` or `"faiss"`.
+        backend (`str`, *optional*, defaults to `"auto"`): `"sklearn"`, `"faiss"` or `"auto"` (faiss if installed).
         progress (`bool`, *optional*, defaults to `False`): show a tqdm bar over clustered rows.
 
     Returns:
@@ -125,6 +144,7 @@ def recursive_kmeans(
 
     from tqdm.auto import tqdm
 
+    resolved = resolve_backend(backend)
     bar = tqdm(total=n, desc="Recursive k-means", unit="row", disable=not progress)
     leaves: list[tuple[tuple[int, ...], np.ndarray]] = []
     fallbacks = 0
@@ -140,7 +160,7 @@ def recursive_kmeans(
         sub = x[idx]
         children: list[np.ndarray] = []
         if len(np.unique(sub, axis=0)) > 1:
-            labels = kmeans_labels(sub, k, _split_seed(seed, "/".join(map(str, path))), n_init, backend)
+            labels = kmeans_labels(sub, k, _split_seed(seed, "/".join(map(str, path))), n_init, resolved)
             children = [idx[labels == c] for c in range(k)]
             children = [c for c in children if len(c)]
         if len(children) <= 1:  # degenerate: all rows identical or k-means collapsed to one cluster
@@ -159,4 +179,6 @@ def recursive_kmeans(
         paths.append("/".join(map(str, path)) if path else "0")
     if fallbacks:
         logger.info("recursive k-means: %d degenerate splits fell back to balanced splits", fallbacks)
-    return ClusterTree(labels=labels_out, paths=paths, centroids=centroids, n_fallback_splits=fallbacks)
+    return ClusterTree(
+        labels=labels_out, paths=paths, centroids=centroids, n_fallback_splits=fallbacks, backend=resolved
+    )

@@ -214,7 +214,12 @@ class FastTrackIndex:
         texts = [str(t) for t in dataset[config.text_column]]
         keywords = kw.fit(texts, tree.labels, tree.n_leaves, progress=progress)
         timings["keyword_seconds"] = time.perf_counter() - start
-        meta.update(timings, n_fallback_splits=tree.n_fallback_splits, keyword_calls=getattr(kw, "calls", 0))
+        meta.update(
+            timings,
+            n_fallback_splits=tree.n_fallback_splits,
+            kmeans_backend=tree.backend,
+            keyword_calls=getattr(kw, "calls", 0),
+        )
         index = cls(tree.labels, tree.paths, keywords, _unit(tree.centroids), config, meta)
         if out is not None:
             index.save(out, overwrite=True)
