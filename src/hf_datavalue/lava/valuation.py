@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ..core.embeddings import Embedder, embed_dataset, embedding_matrix, get_embedder
-from ..core.errors import ConfigError, EmptyDatasetError, MissingColumnError, ShapeMismatchError
+from ..core.errors import ConfigError, EmptyDatasetError, MissingColumnError, OutputExistsError, ShapeMismatchError
 from ..core.io import read_json, write_json_atomic, write_parquet_atomic
 from ..core.labels import LabelEncoding, encode_labels
 from ..core.ot import OTResult, calibrated_gradient, classwise_ot
@@ -94,17 +94,54 @@ class LavaResult:
         mask[np.argsort(-self.values, kind="stable")[:k]] = True
         return mask
 
-    def save(self, output_dir: str | os.PathLike[str]) -> Path:
-        """Write `values.parquet` (row_idx, lava_value; provenance in the schema metadata) and `meta.json`."""
+    def save(self, output_dir: str | os.PathLike[str], overwrite: bool = False) -> Path:
+        """Write `values.parquet` (row_idx, lava_value; provenance in the schema metadata), `meta.json`,
+        `config.json` and `state.json` (potentials, class table, diagnostics) into `output_dir`, atomically.
+
+        Raises:
+            OutputExistsError: `output_dir` already holds LAVA values and `overwrite=False`.
+        """
         import pyarrow as pa
 
         out = Path(output_dir)
+        if (out / "values.parquet").exists() and not overwrite:
+            raise OutputExistsError(f"{out} already holds LAVA values; pick another folder or pass overwrite=True")
         table = pa.table(
             {"row_idx": pa.array(self.row_idx, pa.int64()), SCORE_COLUMN: pa.array(self.values, pa.float64())}
         )
         write_parquet_atomic(out / "values.parquet", table, metadata=self.provenance.to_dict())
         write_json_atomic(out / "meta.json", self.provenance.to_dict())
+        self.config.save(out / "config.json")
+        state = {
+            "potentials": self.potentials.tolist(),
+            "ot_distance": self.ot_distance,
+            "label_distances": np.where(np.isfinite(self.label_distances), self.label_distances, -1.0).tolist(),
+            "classes": [c.item() if isinstance(c, np.generic) else c for c in self.classes],
+            "ot": self.ot,
+            "timings": self.timings,
+        }
+        write_json_atomic(out / "state.json", state)
         return out
+
+    @classmethod
+    def load(cls, output_dir: str | os.PathLike[str]) -> LavaResult:
+        """Read a folder written by [`save`]."""
+        out = Path(output_dir)
+        row_idx, values, prov = cls.load_table(out)
+        state = read_json(out / "state.json")
+        table = np.asarray(state["label_distances"], dtype=np.float64)
+        return cls(
+            values=np.asarray(values, dtype=np.float64),
+            row_idx=np.asarray(row_idx, dtype=np.int64),
+            potentials=np.asarray(state["potentials"], dtype=np.float64),
+            ot_distance=float(state["ot_distance"]),
+            label_distances=np.where(table < 0, np.inf, table),
+            classes=list(state["classes"]),
+            ot=dict(state["ot"]),
+            timings=dict(state["timings"]),
+            provenance=prov,
+            config=LavaConfig.load(out / "config.json"),
+        )
 
     @staticmethod
     def load_table(output_dir: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, ValueProvenance]:
