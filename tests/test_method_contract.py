@@ -126,3 +126,23 @@ def test_bad_config_is_a_typed_error(method):
     other = next(name for name in sorted(METHODS) if name != method)
     with pytest.raises(ConfigError, match="config"):
         spec.config_class.from_dict({"method": other})
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_exports_and_cli_come_from_the_registration(method):
+    import importlib
+
+    import hf_datavalue
+    from hf_datavalue.cli import build_parser
+    from hf_datavalue.hub_cards.card import method_note
+
+    spec = get_method(method)
+    package = importlib.import_module(spec.module)
+    for name in spec.exports:
+        assert name in hf_datavalue.__all__, f"{name} ({method}) is not re-exported by hf_datavalue"
+        assert getattr(hf_datavalue, name) is getattr(package, name)
+    if spec.cli_command:
+        sub = next(a for a in build_parser()._actions if a.dest == "command")
+        assert spec.cli_command in sub.choices, f"`hf-datavalue {spec.cli_command}` is missing"
+    assert method_note(method, "") == (spec.card_title, spec.card_note)
+    assert getattr(spec.config_class, "method", None) == method
