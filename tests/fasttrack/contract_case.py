@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from contract import ContractCase  # noqa: E402
-
-from .helpers import small_slice, with_bow  # noqa: E402
+from tests.conftest import shared_data_dir
+from tests.contract import ContractCase
+from tests.fasttrack.helpers import small_slice, with_bow
 
 N_QUERIES = 12
 
@@ -33,8 +28,6 @@ def _run(seed: int, tmp_path):
 
 def make_contract_case() -> ContractCase:
     """Rows of `to_dataset()` = candidate pairs: every (query, corpus row) pair at this threshold."""
-    from conftest import shared_data_dir
-
     corpus, _ = small_slice(shared_data_dir(), n_queries=N_QUERIES, n_extra=150)
     n_rows = N_QUERIES * len(corpus)
     return ContractCase(
