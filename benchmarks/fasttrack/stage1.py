@@ -134,8 +134,15 @@ def main() -> None:
                     rec_hit += sum(len(member_sets[c] & props[i]) for c in cl)
                     rec_all += len(props[i])
                     fracs.append(sum(int(sizes[c]) for c in cl) / n)
-                grid.append({"fuzzy_threshold": theta, "max_clusters": cap, "embedding_clusters": m,
-                             "dev_stage1_recall": rec_hit / rec_all, "dev_corpus_fraction": float(np.mean(fracs))})
+                grid.append(
+                    {
+                        "fuzzy_threshold": theta,
+                        "max_clusters": cap,
+                        "embedding_clusters": m,
+                        "dev_stage1_recall": rec_hit / rec_all,
+                        "dev_corpus_fraction": float(np.mean(fracs)),
+                    }
+                )
     ok = [g for g in grid if g["dev_corpus_fraction"] <= BUDGET]
     best = max(ok, key=lambda g: (g["dev_stage1_recall"], -g["dev_corpus_fraction"]))
     emb_only = []

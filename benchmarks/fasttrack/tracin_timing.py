@@ -42,8 +42,9 @@ def main() -> None:
 
     def encode(texts, max_len=64):
         enc = tok(texts, truncation=True, max_length=max_len, padding="max_length")
-        labels = [[t if m else -100 for t, m in zip(ids, mask)] for ids, mask in zip(enc["input_ids"],
-                                                                                       enc["attention_mask"])]
+        labels = [
+            [t if m else -100 for t, m in zip(ids, mask)] for ids, mask in zip(enc["input_ids"], enc["attention_mask"])
+        ]
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": labels}
 
     train = Dataset.from_dict(encode([corpus["text"][int(i)] for i in rows]))
@@ -51,19 +52,28 @@ def main() -> None:
     test = Dataset.from_dict(encode(q_text, 32))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = GPT2LMHeadModel(GPT2Config(vocab_size=tok.vocab_size, n_positions=128, n_embd=128, n_layer=2,
-                                           n_head=2)).eval()
+        model = GPT2LMHeadModel(
+            GPT2Config(vocab_size=tok.vocab_size, n_positions=128, n_embd=128, n_layer=2, n_head=2)
+        ).eval()
     t0 = time.perf_counter()
     res = grad_dot_scores(model, train, test, GradDotConfig(batch_size=16))
     secs = time.perf_counter() - t0
     assert res.scores.shape == (N_TRAIN, N_QUERIES)
     per_query_full = secs / N_QUERIES * len(corpus) / N_TRAIN
-    write_rows("tracin_timing", {
-        "model": "GPT-2 2x128 from config (random weights; timing only)", "n_train_rows": N_TRAIN,
-        "n_queries": N_QUERIES, "seconds": secs, "seconds_per_query_on_subset": secs / N_QUERIES,
-        "seconds_per_query_full_corpus_extrapolated": per_query_full, "corpus_rows": len(corpus),
-        "machine": "2 shared CPU cores (loaded)", "license": "cc-by-nc-4.0",
-    })
+    write_rows(
+        "tracin_timing",
+        {
+            "model": "GPT-2 2x128 from config (random weights; timing only)",
+            "n_train_rows": N_TRAIN,
+            "n_queries": N_QUERIES,
+            "seconds": secs,
+            "seconds_per_query_on_subset": secs / N_QUERIES,
+            "seconds_per_query_full_corpus_extrapolated": per_query_full,
+            "corpus_rows": len(corpus),
+            "machine": "2 shared CPU cores (loaded)",
+            "license": "cc-by-nc-4.0",
+        },
+    )
     print(secs, per_query_full)
 
 

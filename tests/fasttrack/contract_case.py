@@ -10,8 +10,6 @@ N_QUERIES = 12
 
 
 def _run(seed: int, tmp_path):
-    from conftest import shared_data_dir
-
     from hf_datavalue.fasttrack import FastTrackConfig, FastTrackIndex, FastTrackTracer
     from hf_datavalue.fasttrack.verifiers.oracle import OracleVerifier
 
