@@ -49,7 +49,8 @@ def main() -> None:
     ap.add_argument("--pair-queries", type=int, default=60, help="dev/held-out queries for the pair metrics")
     ap.add_argument("--max-length", type=int, default=48)
     ap.add_argument("--encoder-layers", type=int, default=2)
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=1e-4)
     args = ap.parse_args()
     import torch
 
@@ -62,7 +63,9 @@ def main() -> None:
     dev, test = stratified_dev_split(rel, 0.2, seed=0)
     train_rel, eval_rel = relation_split(rel, 0.5, seed=0)
 
-    vdir = CACHE / f"verifier_L{args.encoder_layers}_q{args.train_queries}_e{args.epochs}_m{args.max_length}"
+    vdir = (
+        CACHE / f"verifier_L{args.encoder_layers}_q{args.train_queries}_e{args.epochs}_m{args.max_length}_lr{args.lr}"
+    )
     if not (vdir / "training_report.json").is_file():
         targs = VerifierTrainingArguments(
             base_model=minilm_path(),

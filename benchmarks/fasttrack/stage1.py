@@ -119,11 +119,11 @@ def main() -> None:
             keep = np.flatnonzero(best_s >= theta)
             n_m = (per_kw[:, keep] >= theta).sum(0)
             order = np.lexsort((keep, -sims[i][keep], -n_m, -best_s[keep]))
-            ranked[theta][i] = [int(keep[j]) for j in order[:40]]
+            ranked[theta][i] = [int(keep[j]) for j in order[:160]]
     member_sets = [set(index.members(c).tolist()) for c in range(index.n_clusters)]
     for theta in ranked:
-        for cap in (2, 4, 6, 8, 10, 12, 15, 20, 30, 40):
-            for m in (0, 1, 2, 3, 5):
+        for cap in (2, 5, 10, 20, 40, 60, 80, 120, 160):
+            for m in (0, 2, 5, 10, 20, 40):
                 rec_hit = rec_all = 0
                 fracs = []
                 for i in dev:
