@@ -20,7 +20,18 @@ declare -A PEER_SPECS=(
   [peers]="torch: captum dattri safetensors numpy"          # benchmarks/attribution/peers.py
   [dsir]="data-selection numpy"                            # benchmarks/gotd/dsir_select.py (no torch at all)
   [pydvl]="pydvl"                                          # numpy<2
-  [kronfluence]="torch: kronfluence torchvision"           # torchvision must match the local torch
+  [kronfluence]="torch: kronfluence"                       # also pulls torchvision (see below)
+)
+# What each venv must import after the build (a build that installs but does not import fails).
+# kronfluence pulls torchvision, whose only wheel here is a CUDA build: with the CPU torch its C++ ops do not
+# load (`import torchvision` raises "operator torchvision::nms does not exist"); kronfluence itself imports and
+# runs without it, so nothing in that venv may import torchvision.
+declare -A PEER_IMPORTS=(
+  [opendataval]="opendataval"
+  [peers]="captum dattri"
+  [dsir]="data_selection"
+  [pydvl]="pydvl"
+  [kronfluence]="kronfluence"
 )
 PEER_NAMES=(opendataval peers dsir pydvl kronfluence)
 
@@ -51,6 +62,10 @@ peer_venv() {
   # shellcheck disable=SC2086
   "${pip[@]}" $pkgs || return 1
   "$dir/bin/python" -m pip check >&2 || echo "peer_venv: warning: pip check reports conflicts inside $dir" >&2
+  local module
+  for module in ${PEER_IMPORTS[$name]:-}; do
+    "$dir/bin/python" -c "import $module" || { echo "peer_venv: $dir cannot import $module" >&2; return 1; }
+  done
   printf '%s' "$want" > "$dir/.peer-spec"
 }
 
