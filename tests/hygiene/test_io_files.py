@@ -64,7 +64,7 @@ def test_a_killed_write_leaves_a_temp_file_named_after_its_pid(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "v.json")], env=env, check=False)
     assert proc.returncode == 9
-    (left,) = [p for p in tmp_path.iterdir()]
+    (left,) = list(tmp_path.iterdir())
     assert left.name.startswith(".v.json.") and left.name.endswith(".tmp")
     write_json_atomic(tmp_path / "v.json", {"ok": 1})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.json"]
