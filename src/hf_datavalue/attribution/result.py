@@ -158,7 +158,9 @@ class AttributionResult:
         write_parquet_atomic(path / "scores.parquet", self.to_table(), metadata=prov)
         write_parquet_atomic(path / "top_k.parquet", self.top_k(top_k), metadata=prov)
         arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-        atomic_path(path / "scores.safetensors", lambda tmp: save_file(arrays, str(tmp), metadata={"method": self.method}))
+        atomic_path(
+            path / "scores.safetensors", lambda tmp: save_file(arrays, str(tmp), metadata={"method": self.method})
+        )
         return path
 
     @classmethod

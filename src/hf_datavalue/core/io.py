@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputExistsError
+from .errors import ConfigError, OutputExistsError
 
 __all__ = [
     "atomic_path",
@@ -69,7 +69,7 @@ def clean_stale_temp_files(path: str | os.PathLike[str]) -> list[Path]:
     (another process writing the same target right now) are kept.
     """
     path = Path(path)
-    prefix, removed = f".{path.name}.", []
+    prefix, removed = f".{path.name}.", list[Path]()
     if not path.parent.is_dir():
         return removed
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
@@ -143,8 +143,19 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """Read a JSON file.
+
+    Raises:
+        [`ConfigError`]: the file is not valid UTF-8 or not valid JSON (the message names the file, line and column).
+        `FileNotFoundError`: the file does not exist.
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} is not valid UTF-8 (byte {err.start}); re-encode it") from None
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
 
 
 def write_parquet_atomic(path: str | os.PathLike[str], table: Any, metadata: Mapping[str, Any] | None = None) -> Path:

@@ -29,7 +29,7 @@ import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -185,8 +185,19 @@ class LossTable:
     unit: str = "tokens"
 
     def __post_init__(self) -> None:
+        if isinstance(self.domains, str) or not isinstance(self.domains, Sequence):
+            raise ConfigError(f"domains must be a list of names, got {self.domains!r}")
         self.domains = [str(d) for d in self.domains]
-        self.runs = [r if isinstance(r, PerturbationRun) else PerturbationRun(**r) for r in self.runs]
+        repeated = sorted({d for d in self.domains if self.domains.count(d) > 1})
+        if repeated:
+            raise ConfigError(
+                f"the loss table lists the domains {repeated} more than once; domain names must be unique"
+            )
+        if len(self.domains) < 2:
+            raise ConfigError(f"DDO needs at least 2 domains, got {self.domains}")
+        if isinstance(self.runs, str | bytes) or not isinstance(self.runs, Sequence):
+            raise ConfigError("runs must be a list of run objects")
+        self.runs = [_as_run(r, i) for i, r in enumerate(self.runs)]
         if self.metric not in OBJECTIVES:
             raise ConfigError(f"metric must be one of {OBJECTIVES}, got {self.metric!r}")
         for r in self.runs:
@@ -200,6 +211,17 @@ class LossTable:
                 raise NonFiniteError(f"run {r.name!r} holds NaN or infinite values")
             if any(float(v) <= 0 for v in r.multipliers.values()):
                 raise ConfigError(f"run {r.name!r} has a non-positive multiplier")
+            # DDO fits ratios y = value / base value: a zero or negative loss makes them meaningless (and a zero
+            # base divides by zero). Cross-entropy and perplexity are positive; shift other metrics first.
+            measured = {**r.losses, **({"objective": r.objective} if r.objective is not None else {})}
+            bad = {k: float(v) for k, v in measured.items() if float(v) <= 0}
+            if bad:
+                raise ConfigError(
+                    f"run {r.name!r} has non-positive {self.metric} values {bad}; DDO needs positive losses or "
+                    "perplexities (it fits ratios to the base run), so check the table's sign and units"
+                )
+        if self.budget is not None and not (math.isfinite(float(self.budget)) and float(self.budget) > 0):
+            raise ConfigError(f"budget must be a positive number, got {self.budget!r}")
 
     @classmethod
     def from_objective_matrix(
@@ -229,7 +251,10 @@ class LossTable:
         base = [r.value() for r in self.runs if r.perturbed is None]
         if not base:
             raise ConfigError("the loss table has no base run (perturbed=None)")
-        return float(np.mean(base))
+        value = float(np.mean(base))
+        if not value > 0:
+            raise ConfigError(f"the base run's {self.metric} is {value}; DDO needs a positive base value")
+        return value
 
     def points(self, domain: str) -> tuple[np.ndarray, np.ndarray]:
         """The normalised fit points `(x, y)` of one domain, the base point `(1, 1)` included."""
@@ -246,6 +271,21 @@ class LossTable:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LossTable:
+        """Build from the JSON layout of [`to_dict`]; a malformed layout raises [`ConfigError`] naming the field.
+
+        Layout: `{"domains": [...], "runs": [{"name", "perturbed", "multipliers": {domain: n_i},
+        "losses": {domain: value}, "objective": value or null}, ...], "metric": "perplexity" | "loss",
+        "budget": N or null, "unit": "tokens" | "examples"}`.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"a loss table must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        missing = sorted({"domains", "runs"} - set(data))
+        if unknown or missing:
+            raise ConfigError(
+                f"malformed loss table: unknown fields {unknown}, missing fields {missing}; expected {sorted(known)}"
+            )
         return cls(**dict(data))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -254,6 +294,32 @@ class LossTable:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LossTable:
         return cls.from_dict(read_json(path))
+
+
+def _as_run(run: Any, index: int) -> PerturbationRun:
+    if isinstance(run, PerturbationRun):
+        return run
+    if not isinstance(run, Mapping):
+        raise ConfigError(f"run {index} of the loss table must be an object, got {type(run).__name__}")
+    known = {f.name for f in fields(PerturbationRun)}
+    unknown, missing = sorted(set(run) - known), sorted({"name", "perturbed", "multipliers"} - set(run))
+    if unknown or missing:
+        raise ConfigError(
+            f"run {index} ({run.get('name', '?')!r}) of the loss table: unknown fields {unknown}, missing {missing}"
+        )
+    for name in ("multipliers", "losses"):
+        if name in run and not isinstance(run[name], Mapping):
+            raise ConfigError(f"run {run['name']!r}: {name} must map each domain to a number")
+    try:
+        values = [*run["multipliers"].values(), *(run.get("losses") or {}).values()]
+        values += [run["objective"]] if run.get("objective") is not None else []
+        for v in values:
+            float(v)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(
+            f"run {run['name']!r} of the loss table holds a value that is not a number ({err})"
+        ) from None
+    return PerturbationRun(**dict(run))
 
 
 # ------------------------------------------------------------------------------------------- the fit
