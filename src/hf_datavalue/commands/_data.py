@@ -7,9 +7,12 @@ does not resolve.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,7 @@ def _open_text_bytes(p: Path) -> Any:
     return gzip.open(p, "rb") if p.suffix.lower() == ".gz" else open(p, "rb")
 
 
-def _check_utf8(p: Path) -> None:
+def _check_utf8(p: Path, what: str) -> None:
     """Raise naming the first line that is not valid UTF-8 (datasets would otherwise fail later, or not at all)."""
     try:
         with _open_text_bytes(p) as handle:
@@ -51,7 +54,7 @@ def _check_utf8(p: Path) -> None:
                     raw.decode("utf-8")
                 except UnicodeDecodeError as err:
                     raise ConfigError(
-                        f"{p}: line {lineno} is not valid UTF-8 (byte {raw[err.start : err.start + 1]!r} at column "
+                        f"{what} file {p}: line {lineno} is not valid UTF-8 (byte {raw[err.start : err.start + 1]!r} at column "
                         f"{err.start + 1}); re-encode the file as UTF-8"
                     ) from None
     except (OSError, EOFError) as err:  # a truncated or corrupt .gz
@@ -91,7 +94,7 @@ def _json_problem(p: Path) -> str:
     return "its rows do not form a table (each row must be an object with the same columns and types)"
 
 
-def _check_arrow_text(ds: Any, path: str) -> None:
+def _check_arrow_text(ds: Any, path: str, what: str) -> None:
     """Raise naming the first row whose strings are not valid UTF-8 (arrow accepts them; reading them fails)."""
     import pyarrow as pa
 
@@ -107,9 +110,31 @@ def _check_arrow_text(ds: Any, path: str) -> None:
                 match = _ARROW_INDEX_RE.search(str(err))
                 where = f"row {offset + int(match.group(1))}" if match else f"rows {offset}-{offset + len(chunk) - 1}"
                 raise ConfigError(
-                    f"{path}: column {name!r} {where} holds invalid data ({err}); re-encode the text as UTF-8"
+                    f"{what} {path}: column {name!r} {where} holds invalid data ({err}); re-encode the text as UTF-8"
                 ) from None
             offset += len(chunk)
+
+
+def _check_parquet_text(p: Path, what: str) -> None:
+    """The streaming counterpart of `_check_arrow_text`: validate the file batch by batch without loading it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    offset = 0
+    try:
+        for batch in pq.ParquetFile(p).iter_batches(batch_size=65_536):
+            for name, column in zip(batch.schema.names, batch.columns):
+                try:
+                    column.validate(full=True)
+                except pa.ArrowInvalid as err:
+                    match = _ARROW_INDEX_RE.search(str(err))
+                    where = f"row {offset + int(match.group(1))}" if match else f"a row after {offset}"
+                    raise ConfigError(
+                        f"{what} {p}: column {name!r} {where} holds invalid data ({err}); re-encode the text as UTF-8"
+                    ) from None
+            offset += batch.num_rows
+    except (OSError, pa.ArrowException) as err:
+        raise ConfigError(f"cannot read {what} file {p}: {err}") from err
 
 
 def load_table(path: str, split: str = "train", streaming: bool = False, what: str = "data") -> Any:
@@ -151,21 +176,35 @@ def load_table(path: str, split: str = "train", streaming: bool = False, what: s
         if p.stat().st_size == 0 or (fmt in _TEXT_FORMATS and not _has_content(p)):
             raise EmptyDatasetError(f"{what} file {path} is empty; it must hold at least one row")
         if fmt in _TEXT_FORMATS:
-            _check_utf8(p)
+            _check_utf8(p, what)
         ds = _load_file(datasets, fmt, p, split, streaming, what)
         if not streaming:
             _check_loaded(ds, path, what)
+        elif fmt == "parquet":
+            _check_parquet_text(p, what)
         return ds
     if looks_like_local_path(path):
         raise ConfigError(f"{what} {path} does not exist")
     return _load_hub(datasets, path, split, streaming, what)
 
 
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    logger = logging.getLogger("datasets")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _load_file(datasets: Any, fmt: str, p: Path, split: str, streaming: bool, what: str) -> Any:
     import pyarrow as pa
 
     try:
-        return datasets.load_dataset(fmt, data_files=str(p), split=split, streaming=streaming)
+        with _quiet_datasets():  # datasets logs its own ERROR line before raising; ours names the line to fix
+            return datasets.load_dataset(fmt, data_files=str(p), split=split, streaming=streaming)
     except (datasets.exceptions.DatasetGenerationError, pa.ArrowInvalid, json.JSONDecodeError) as err:
         cause = err.__cause__ or err.__context__ or err
         if fmt == "json":
@@ -187,7 +226,12 @@ def _load_file(datasets: Any, fmt: str, p: Path, split: str, streaming: bool, wh
 
 def _load_hub(datasets: Any, path: str, split: str, streaming: bool, what: str) -> Any:
     from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
 
+    try:
+        validate_repo_id(path)
+    except HFValidationError as err:
+        raise ConfigError(f"{what} {path!r} does not exist and is not a valid Hub dataset id (org/name)") from err
     try:
         return datasets.load_dataset(path, split=split, streaming=streaming)
     except datasets.exceptions.DatasetNotFoundError as err:
@@ -208,7 +252,7 @@ def _load_hub(datasets: Any, path: str, split: str, streaming: bool, what: str) 
 def _check_loaded(ds: Any, path: str, what: str) -> None:
     if len(ds) == 0:
         raise EmptyDatasetError(f"{what} {path} holds no rows")
-    _check_arrow_text(ds, path)
+    _check_arrow_text(ds, path, what)
 
 
 def load_json_file(path: str, what: str = "JSON file") -> Any:
