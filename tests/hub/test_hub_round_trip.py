@@ -117,7 +117,9 @@ def test_corrupted_remote_values_are_refused(loaded, kind):
 
 def test_config_without_metadata_is_refused(loaded):
     # the Hub answers 404 EntryNotFound (-> ValueTableError); olah's offline mirror answers 401 RepositoryNotFound
-    assert loaded["no_meta"]["type"] in ("ValueTableError", "RepositoryNotFoundError"), loaded["no_meta"]
+    # (-> ConfigError naming the repo and the config)
+    assert loaded["no_meta"]["type"] in ("ValueTableError", "ConfigError"), loaded["no_meta"]
+    assert "nosuchconfig" in loaded["no_meta"]["message"] and loaded["no_meta"]["is_datavalue"]
 
 
 def test_token_is_never_logged(published):

@@ -152,8 +152,8 @@ def load_values(
         raise ConfigError(f"{repo_id} has no revision {at!r}: check the branch, tag or commit sha") from err
     except RepositoryNotFoundError as err:  # also gated/private repos without a token
         raise ConfigError(
-            f"values repo {repo_id!r} not found on the Hub (or private and no token): check the repo id, or log in "
-            "with `hf auth login`"
+            f"values repo {repo_id!r} (or its {config}/meta.json at {at}) not found on the Hub, or private and no "
+            "token: check the repo id and config, or log in with `hf auth login`"
         ) from err
     except HFValidationError as err:
         raise ConfigError(f"{repo_id!r} is not a valid Hub repo id (org/name)") from err
