@@ -105,3 +105,29 @@ def test_published_metadata_and_card_carry_no_local_paths(tmp_path):
     assert block["extra"]["home"] == "y.json"
     assert block["source_repo"] == "org/sst2"  # Hub ids stay
     assert public_paths({"a": ["C:\\data\\x.csv", "org/name", "plain"]}) == {"a": ["x.csv", "org/name", "plain"]}
+
+
+def test_cli_push_records_row_hashes_of_the_runs_source_by_default(tmp_path, monkeypatch):
+    """`hf-datavalue push` of a `lava` run folder hashes the rows at the run's `source_path` unless told not to."""
+    from hf_datavalue import hub_cards
+    from hf_datavalue.cli import main
+    from hf_datavalue.core.io import write_json_atomic, write_parquet_atomic
+
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps({"text": f"t{i}", "label": i % 2}) + "\n" for i in range(3)))
+    table, prov = _values([0.1, 0.2, 0.3])
+    prov.extra = {"source_path": str(train)}
+    run = tmp_path / "run"
+    write_parquet_atomic(run / "values.parquet", table.data.table, metadata=prov.to_dict())
+    write_json_atomic(run / "meta.json", prov.to_dict())
+    seen = []
+
+    def fake_push(values, repo_id, config, provenance, *, source=None, **kwargs):
+        seen.append(source)
+        return type("R", (), {"repo_id": repo_id, "config": config, "commit_sha": "0" * 40, "commit_url": ""})()
+
+    monkeypatch.setattr(hub_cards, "push_values", fake_push)
+    assert main(["push", str(run), "--repo", "org/values"]) == 0
+    assert seen[-1] is not None and seen[-1]["text"] == ["t0", "t1", "t2"]
+    assert main(["push", str(run), "--repo", "org/values", "--no-row-hashes"]) == 0
+    assert seen[-1] is None

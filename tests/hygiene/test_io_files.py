@@ -100,3 +100,16 @@ def test_plots_are_written_atomically(tmp_path, monkeypatch, umask_022):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
         assert _mode(tmp_path / name) == 0o644
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_gotd_config_save_is_atomic(tmp_path, monkeypatch, umask_022):
+    from hf_datavalue.core import config as core_config
+    from hf_datavalue.gotd import GotdConfig
+
+    calls = []
+    real = core_config.write_json_atomic
+    monkeypatch.setattr(core_config, "write_json_atomic", lambda path, obj: calls.append(path) or real(path, obj))
+    GotdConfig().save(tmp_path / "config.json")
+    assert calls == [tmp_path / "config.json"]
+    assert GotdConfig.load(tmp_path / "config.json") == GotdConfig()
+    assert _mode(tmp_path / "config.json") == 0o644
