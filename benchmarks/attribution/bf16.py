@@ -65,8 +65,9 @@ def main() -> None:
         ref_s = time.perf_counter() - start
         for compute in ("model", "auto"):
             start = time.perf_counter()
-            res = forward_inf_scores(bf16, train, queries, ForwardInfConfig.from_dict({**cfg.to_dict(),
-                                                                                       "compute_dtype": compute}))
+            res = forward_inf_scores(
+                bf16, train, queries, ForwardInfConfig.from_dict({**cfg.to_dict(), "compute_dtype": compute})
+            )
             wall = time.perf_counter() - start
             rho = [float(spearmanr(res.scores[:, j], ref[:, j]).statistic) for j in range(N_QUERY)]
             row = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +63,8 @@ def main() -> None:
         x, y = data["x_train"][:1000], data["y_train"][:1000]
         x_eval = data["x_train"][1000:2000]
         for l2 in (0.3, 0.03):
-            t_old, old = _median_time(lambda: old_fit_logits(x, y, k, l2, x_eval))
-            t_new, probe = _median_time(lambda: LinearProbe(k, l2=l2).fit(x, y))
+            t_old, old = _median_time(partial(old_fit_logits, x, y, k, l2, x_eval))
+            t_new, probe = _median_time(partial(LinearProbe(k, l2=l2).fit, x, y))
             new = probe.logits(x_eval)
             old_c, new_c = old - old.mean(1, keepdims=True), new - new.mean(1, keepdims=True)
             row = {

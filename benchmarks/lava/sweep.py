@@ -111,13 +111,15 @@ def prepare(sets: tuple[str, ...] = SETS) -> None:
             parts = [(xt_pool[t], yt_pool[t], xv_pool[v], yv_pool[v]) for t, v in zip(tr, va)]
         else:
             if name == "sst2":
-                train_rows, valid_rows = _read(SHARED / "sst2" / "train.jsonl.gz"), _read(
-                    SHARED / "sst2" / "validation.jsonl.gz"
+                train_rows, valid_rows = (
+                    _read(SHARED / "sst2" / "train.jsonl.gz"),
+                    _read(SHARED / "sst2" / "validation.jsonl.gz"),
                 )
                 text, n_classes = "sentence", 2
             else:
-                train_rows, valid_rows = _read(SHARED / "ag_news" / "train_subset.jsonl.gz"), _read(
-                    SHARED / "ag_news" / "test.jsonl.gz"
+                train_rows, valid_rows = (
+                    _read(SHARED / "ag_news" / "train_subset.jsonl.gz"),
+                    _read(SHARED / "ag_news" / "test.jsonl.gz"),
                 )
                 text, n_classes = "text", 4
             tr, va = _split_indices(len(train_rows), n_train, rng), _split_indices(len(valid_rows), n_valid, rng)
@@ -130,9 +132,7 @@ def prepare(sets: tuple[str, ...] = SETS) -> None:
                 parts.append((xt, yt, xv, yv))
         for split, (xt, yt, xv, yv) in zip(SPLITS, parts):
             noisy, flipped = flip(yt, n_classes, rng)
-            np.savez(
-                DATA / f"{name}_{split}.npz", x_train=xt, y_train=noisy, x_valid=xv, y_valid=yv, flipped=flipped
-            )
+            np.savez(DATA / f"{name}_{split}.npz", x_train=xt, y_train=noisy, x_valid=xv, y_valid=yv, flipped=flipped)
             print(f"wrote {name}_{split}: {xt.shape} train, {xv.shape} valid, {flipped.mean():.3f} flipped")
 
 
@@ -229,9 +229,7 @@ def choose(split: str = "A") -> dict[str, Any]:
         mean = {s: np.mean([r["auroc"] for r in rows if r["method"] == method and r[knob] == s]) for s in settings}
         best_base[method] = {knob: max(settings, key=lambda s: mean[s]), "mean_auroc": mean[max(mean, key=mean.get)]}
     # the strongest baseline per set, each tuned *per set* (a stricter bar than one setting for all sets)
-    bar = {
-        s: max(r["auroc"] for r in rows if r["set"] == s and r["method"] in ("probe_loss", "knn")) for s in SETS
-    }
+    bar = {s: max(r["auroc"] for r in rows if r["set"] == s and r["method"] in ("probe_loss", "knn")) for s in SETS}
     lava = [r for r in rows if r["method"] == "lava"]
     configs = sorted({(r["lambda_y"], r["probe_l2"], r["eps"]) for r in lava})
     scored = []
