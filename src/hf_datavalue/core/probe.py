@@ -51,12 +51,12 @@ class LinearProbe:
         l2 (`float`, *optional*, defaults to 1e-3): L2 penalty on the weights (mean loss + l2 * ||W||^2).
         max_iter (`int`, *optional*, defaults to 1000): L-BFGS iterations (a cap; the fit stops when the projected
             gradient is below `tol`).
-        tol (`float`, *optional*, defaults to 1e-8): gradient tolerance of L-BFGS-B.
+        tol (`float`, *optional*, defaults to 1e-6): gradient tolerance of L-BFGS-B.
         seed (`int`, *optional*, defaults to 0): kept for API stability; the fit starts from zero weights and is
             deterministic (the problem is strictly convex).
     """
 
-    def __init__(self, n_classes: int, l2: float = 1e-3, max_iter: int = 1000, tol: float = 1e-8, seed: int = 0):
+    def __init__(self, n_classes: int, l2: float = 1e-3, max_iter: int = 1000, tol: float = 1e-6, seed: int = 0):
         if n_classes < 2:
             raise ConfigError(f"a probe needs at least two classes, got {n_classes}")
         if not (np.isfinite(l2) and l2 > 0):
