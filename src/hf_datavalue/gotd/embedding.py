@@ -179,7 +179,11 @@ def _embed_shard(
                 texts.append(piece)
                 unit_rows.append(int(j))
                 unit_chunks.append(c)
-        x = embed_texts(embedder, texts, cfg.embed_batch_size, "pool", cache) if texts else np.zeros((0, dim), np.float32)
+        x = (
+            embed_texts(embedder, texts, cfg.embed_batch_size, "pool", cache)
+            if texts
+            else np.zeros((0, dim), np.float32)
+        )
         for f in cache.glob("*.arrow"):  # the shard files are the store; drop the datasets cache copy
             f.unlink(missing_ok=True)
     if len(x) and x.shape[1] != dim:
