@@ -33,7 +33,7 @@ from .errors import ConfigError, DataValueError
 
 T = TypeVar("T")
 
-__all__ = ["ProcessContext", "contiguous_ranges", "process_context", "resolve_device"]
+__all__ = ["ProcessContext", "contiguous_ranges", "process_context", "resolve_device", "sharded_embedding_matrix"]
 
 logger = logging.getLogger(__name__)
 
@@ -170,9 +170,11 @@ def process_context() -> ProcessContext:
     """The context of this process: single-process unless a launcher set `WORLD_SIZE > 1`."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return ProcessContext()
+    import torch
     from accelerate import PartialState
 
-    return ProcessContext(PartialState())
+    # without a GPU, torchrun processes need `cpu=True` to join a gloo group (else accelerate runs them alone)
+    return ProcessContext(PartialState(cpu=not torch.cuda.is_available()))
 
 
 def contiguous_ranges(n: int, world: int, align: int = 1) -> list[tuple[int, int]]:
@@ -188,3 +190,50 @@ def contiguous_ranges(n: int, world: int, align: int = 1) -> list[tuple[int, int
         out.append((min(start * align, n), min(stop * align, n)))
         start = stop
     return out
+
+
+def sharded_embedding_matrix(
+    dataset: Any,
+    column: str,
+    embedder: Any,
+    *,
+    batch_size: int = 64,
+    progress: bool = True,
+    what: str = "dataset",
+    ctx: ProcessContext | None = None,
+) -> Any:
+    """[`~hf_datavalue.core.embeddings.embed_dataset`] + [`~hf_datavalue.core.embeddings.embedding_matrix`],
+    with the rows split across the processes of an `accelerate launch` run.
+
+    Each process embeds one contiguous slice whose boundaries are multiples of `batch_size` (so every batch is
+    the one a single process would embed) and the slices are gathered in rank order: every process gets the full
+    `(N, d)` float32 matrix, in dataset order. In one process this is exactly the unsharded call.
+    """
+    import numpy as np
+
+    from .embeddings import embed_dataset, embedding_matrix
+
+    ctx = ctx or process_context()
+    out_col = "__hf_datavalue_embedding"
+    if not ctx.distributed:
+        return embedding_matrix(
+            embed_dataset(dataset, column, embedder, out_col, batch_size=batch_size, progress=progress), out_col, what
+        )
+    start, stop = contiguous_ranges(len(dataset), ctx.world, align=batch_size)[ctx.rank]
+    part = None
+    err: BaseException | None = None
+    try:
+        if stop > start:
+            piece = dataset.select(range(start, stop))
+            part = embedding_matrix(
+                embed_dataset(piece, column, embedder, out_col, batch_size=batch_size, progress=progress),
+                out_col,
+                what,
+            )
+    except DataValueError as e:
+        err = e
+    ctx.raise_any(err)
+    parts = [p for p in ctx.gather(part) if p is not None]
+    if not parts:
+        return embedding_matrix(dataset, column, what)  # an empty dataset: the usual typed error
+    return np.concatenate(parts)

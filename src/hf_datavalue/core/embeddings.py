@@ -54,10 +54,10 @@ logger = logging.getLogger(__name__)
 
 
 def default_device() -> str:
-    """`"cuda"` when a GPU is visible, else `"cpu"`."""
-    import torch
+    """This process's GPU when one is visible (`cuda:<local rank>` under `accelerate launch`), else `"cpu"`."""
+    from .distributed import resolve_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_device("auto")
 
 
 def _model_revision(path: str) -> str:
@@ -116,7 +116,7 @@ class TransformersEmbedder(Embedder):
         self.max_length = max_length
         self.padding = padding
         self.normalize = normalize
-        self.device = device or default_device()
+        self.device = default_device() if device in (None, "auto") else str(device)
         self.revision = revision
         self._model: Any = None
         self._tokenizer: Any = None
@@ -181,7 +181,7 @@ class SentenceTransformerEmbedder(Embedder):
             raise MissingDependencyError("sentence-transformers", "st", "SentenceTransformerEmbedder") from err
         self.model_name_or_path = str(model_name_or_path)
         self.normalize = normalize
-        self.device = device or default_device()
+        self.device = default_device() if device in (None, "auto") else str(device)
         self._model: Any = None
 
     def embed(self, batch: list[Any]) -> np.ndarray:
@@ -216,7 +216,7 @@ class ImageEmbedder(Embedder):
 
     def __init__(self, model_name_or_path: str, device: str | None = None):
         self.model_name_or_path = str(model_name_or_path)
-        self.device = device or default_device()
+        self.device = default_device() if device in (None, "auto") else str(device)
         self._model: Any = None
         self._processor: Any = None
 
