@@ -141,8 +141,9 @@ def run_gotd(
         )  # fmt: skip
     except DataValueError as e:
         err = e
-    ctx.raise_any(err)  # an input error on any rank stops every rank
     timings["embed"] = time.perf_counter() - t0
+    ctx.raise_any(err)  # an input error on any rank stops every rank
+    timings["embed_wait"] = time.perf_counter() - t0 - timings["embed"]
 
     rows = [store.read_rows(i) for i in range(n_shards)]
     units = [store.read_shard(i)[1] for i in range(n_shards)]

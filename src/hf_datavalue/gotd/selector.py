@@ -29,6 +29,7 @@ import dataclasses
 import logging
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +192,9 @@ class GotdSelector:
             else (pool_embedder_info or {"type": "precomputed", "column": cfg.embedding_column})
         )
         ctx.check_same("embedder", identity)
+        t0 = time.perf_counter()
         target_x = ctx.on_main(target_matrix, target, cfg, embedder)
+        target_s = time.perf_counter() - t0
         if ctx.distributed:
             ctx.check_same("pool and target data", _data_identity(pool, target, cfg, self.id_column_))
         kept, distances = ctx.on_main(domain_prefilter, pool, target_x, cfg, embedder)
@@ -202,6 +205,7 @@ class GotdSelector:
             extra = {
                 "prefilter_distances": distances,
                 "kept_domains": sorted(kept) if distances and kept is not None else None,
+                "target_embed_s": target_s,
             }
             result, solve = run_gotd(
                 root, pool, target_x, dataclasses.replace(cfg, k=self.k_), embedder, id_column=self.id_column_,
