@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "compute_lava_values": "hf_datavalue.lava",
     # GOT-D
     "GotdConfig": "hf_datavalue.gotd",
+    "GotdResult": "hf_datavalue.gotd",
     "GotdSelector": "hf_datavalue.gotd",
     # DDO / AutoScale and the quota sampler
     "AutoScale": "hf_datavalue.mixing",
@@ -71,6 +72,7 @@ __all__ = [
     "ForwardInfCallback",
     "ForwardInfConfig",
     "GotdConfig",
+    "GotdResult",
     "GotdSelector",
     "GradDotConfig",
     "HubValues",
@@ -107,7 +109,7 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     )
     from .core.errors import DataValueError
     from .core.provenance import ValueProvenance
-    from .gotd import GotdConfig, GotdSelector
+    from .gotd import GotdConfig, GotdResult, GotdSelector
     from .hub_cards import HubValues, PushResult, attach_values, load_values, push_values
     from .lava import LavaConfig, LavaResult, LavaValuer, compute_lava_values
     from .mixing import (

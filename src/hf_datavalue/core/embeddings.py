@@ -65,10 +65,10 @@ logger = logging.getLogger(__name__)
 
 
 def default_device() -> str:
-    """`"cuda"` when a GPU is visible, else `"cpu"`."""
-    import torch
+    """This process's GPU when one is visible (`cuda:<local rank>` under `accelerate launch`), else `"cpu"`."""
+    from .distributed import resolve_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_device("auto")
 
 
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -219,7 +219,7 @@ class TransformersEmbedder(Embedder):
         self.max_length = max_length
         self.padding = padding
         self.normalize = normalize
-        self.device = device or default_device()
+        self.device = default_device() if device in (None, "auto") else str(device)
         self.revision = revision
         self._model: Any = None
         self._tokenizer: Any = None
@@ -284,7 +284,7 @@ class SentenceTransformerEmbedder(Embedder):
             raise MissingDependencyError("sentence-transformers", "st", "SentenceTransformerEmbedder") from err
         self.model_name_or_path = check_model_ref(str(model_name_or_path), "embedder")
         self.normalize = normalize
-        self.device = device or default_device()
+        self.device = default_device() if device in (None, "auto") else str(device)
         self._model: Any = None
 
     def _hub_name(self) -> str:
@@ -326,7 +326,7 @@ class ImageEmbedder(Embedder):
 
     def __init__(self, model_name_or_path: str, device: str | None = None):
         self.model_name_or_path = check_model_ref(str(model_name_or_path), "image embedder")
-        self.device = device or default_device()
+        self.device = default_device() if device in (None, "auto") else str(device)
         self._model: Any = None
         self._processor: Any = None
 

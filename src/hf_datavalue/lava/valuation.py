@@ -24,14 +24,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..core.embeddings import Embedder, embed_dataset, embedding_matrix, get_embedder
+from ..core.distributed import resolve_device, sharded_embedding_matrix
+from ..core.embeddings import Embedder, embedding_matrix, get_embedder
 from ..core.errors import ConfigError, EmptyDatasetError, MissingColumnError, OutputExistsError, ShapeMismatchError
 from ..core.io import read_json, write_json_atomic, write_parquet_atomic
 from ..core.labels import LabelEncoding, encode_labels
@@ -202,16 +203,12 @@ class LavaValuer:
             for ds, what in ((train, "train dataset"), (valid, "validation dataset")):
                 if cfg.input_column not in ds.column_names:
                     raise MissingColumnError(what, cfg.input_column, ds.column_names)
-            column = "__hf_datavalue_embedding"
-            xt = embedding_matrix(
-                embed_dataset(train, cfg.input_column, self.embedder, column, progress=self.progress),
-                column,
-                "train dataset",
+            # under `accelerate launch` each process embeds a slice of the rows; all get the full matrices
+            xt = sharded_embedding_matrix(
+                train, cfg.input_column, self.embedder, progress=self.progress, what="train dataset"
             )
-            xv = embedding_matrix(
-                embed_dataset(valid, cfg.input_column, self.embedder, column, progress=self.progress),
-                column,
-                "validation dataset",
+            xv = sharded_embedding_matrix(
+                valid, cfg.input_column, self.embedder, progress=self.progress, what="validation dataset"
             )
             described = self.embedder.describe()
         else:
@@ -241,7 +238,7 @@ class LavaValuer:
             feature_desc["probe_valid_accuracy"] = probe.accuracy(xv, labels.valid_ids)
             xt, xv = probe.logits(xt), probe.logits(xv)
         timings["features"] = time.perf_counter() - t0
-        result, table, diag = lava_ot(xt, xv, labels, cfg, progress=self.progress)
+        result, table, diag = lava_ot(xt, xv, labels, replace(cfg, device=resolve_device(cfg.device)), self.progress)
         timings.update(diag)
         t1 = time.perf_counter()
         values = calibrated_gradient(result.f)
