@@ -153,7 +153,7 @@ def run_lava(data: dict[str, np.ndarray], **overrides: Any) -> dict[str, Any]:
 
     base = overrides.pop("preset", None)
     cfg = LavaConfig.faithful_preset() if base == "faithful" else LavaConfig()
-    cfg = LavaConfig.from_dict({**cfg.to_dict(), "feature_column": "x", **overrides})
+    cfg = LavaConfig.from_dict({**cfg.to_dict(), "embedding_column": "x", **overrides})
     train = Dataset.from_dict({"x": data["x_train"], "label": data["y_train"]})
     valid = Dataset.from_dict({"x": data["x_valid"], "label": data["y_valid"]})
     start = time.perf_counter()

@@ -3,7 +3,7 @@
 ```python
 from hf_datavalue import LavaConfig, LavaValuer
 
-train = LavaValuer(LavaConfig(feature_column="embedding")).add_values(train, valid)  # + lava_value column
+train = LavaValuer(LavaConfig(embedding_column="embedding")).add_values(train, valid)  # + lava_value column
 ```
 
 Names are imported lazily (PEP 562), so `import hf_datavalue` stays cheap and never pulls optional

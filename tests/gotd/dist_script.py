@@ -57,7 +57,7 @@ def lava() -> list[float]:
     labels[:20] = 1  # flipped
     train = Dataset.from_dict({"text": [f"p{i}" for i in range(300)], "label": labels.tolist()})
     valid = Dataset.from_dict({"text": [f"t{i}" for i in range(60)], "label": [0] * 30 + [1] * 30})
-    cfg = LavaConfig(input_column="text", label_column="label", eps=0.1, tol=1e-6, dtype="float64")
+    cfg = LavaConfig(text_column="text", label_column="label", eps=0.1, tol=1e-6, dtype="float64")
     return LavaValuer(cfg, embedder=TableEmbedder(table), progress=False).compute(train, valid).values.tolist()
 
 

@@ -59,7 +59,7 @@ def test_lava_on_the_gpu_equals_cpu():
     valid = Dataset.from_dict({"emb": target_x.tolist(), "label": [0] * 30 + [1] * 30})
     values = {}
     for device in ("cpu", "auto"):
-        cfg = LavaConfig(feature_column="emb", label_column="label", tol=1e-6, dtype="float64", device=device)
+        cfg = LavaConfig(embedding_column="emb", label_column="label", tol=1e-6, dtype="float64", device=device)
         values[device] = LavaValuer(cfg, progress=False).compute(train, valid).values
     np.testing.assert_allclose(values["auto"], values["cpu"], atol=1e-6)
 

@@ -35,9 +35,9 @@ def test_cli_lambda_y_nan_fails_with_one_clear_line(tmp_path, capsys):
 
 
 def test_faithful_preset_has_the_papers_weights():
-    cfg = LavaConfig.faithful_preset(feature_column="logits")
+    cfg = LavaConfig.faithful_preset(embedding_column="logits")
     assert (cfg.lambda_x, cfg.lambda_y, cfg.eps, cfg.inner_eps, cfg.eps_mode) == (1.0, 1.0, 0.1, 0.1, "absolute")
-    assert cfg.features == "model_logits" and cfg.feature_column == "logits"
+    assert cfg.features == "model_logits" and cfg.embedding_column == "logits"
     assert LavaConfig.from_dict(cfg.to_dict()) == cfg
     assert LavaConfig.faithful_preset(lambda_y=2.0).lambda_y == 2.0
     with pytest.raises(ConfigError):
@@ -51,5 +51,5 @@ def test_faithful_preset_runs():
     x, y = rng.normal(size=(40, 3)), np.arange(40) % 2
     x[:, 0] += 4 * y
     train = Dataset.from_dict({"x": x.tolist(), "label": y.tolist()})
-    res = LavaValuer(LavaConfig.faithful_preset(feature_column="x"), progress=False).compute(train, train)
+    res = LavaValuer(LavaConfig.faithful_preset(embedding_column="x"), progress=False).compute(train, train)
     assert res.provenance.params["features"] == "model_logits" and abs(res.values.sum()) < 1e-6

@@ -12,7 +12,7 @@ from hf_datavalue.commands._args import add_config_arguments, config_from_args
 from hf_datavalue.lava import LavaConfig
 
 parser = argparse.ArgumentParser()
-add_config_arguments(parser, LavaConfig, exclude={"input_column", "feature_column"})
+add_config_arguments(parser, LavaConfig, exclude={"text_column", "embedding_column"})
 args = parser.parse_args(["--eps", "0.05", "--no-allow-missing-classes"])
 config = config_from_args(LavaConfig, args)        # LavaConfig(eps=0.05, allow_missing_classes=False, ...)
 ```

@@ -5,7 +5,7 @@ Usage:
 ```bash
 hf-datavalue lava --train train.jsonl --valid valid.jsonl --label-column label --text-column sentence \
     --embedder sentence-transformers/all-MiniLM-L6-v2 --out values.parquet --plot values.png
-hf-datavalue lava --train train_ds/ --valid valid_ds/ --feature-column embedding --out values.parquet
+hf-datavalue lava --train train_ds/ --valid valid_ds/ --embedding-column embedding --out values.parquet
 ```
 
 `--train`/`--valid` take a `save_to_disk` folder, a .jsonl/.json/.csv/.parquet file or a Hub dataset id.
@@ -44,7 +44,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--valid-split", default="train", help="split of --valid when it is a Hub id (default: train)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--text-column", help="text (or image) column to embed with --embedder")
-    source.add_argument("--feature-column", help="existing embedding/logits column (no embedding)")
+    source.add_argument(
+        "--embedding-column",
+        "--feature-column",
+        dest="embedding_column",
+        help="existing embedding/logits column (no embedding); --feature-column is the same flag",
+    )
     p.add_argument(
         "--embedder",
         help="HF encoder path or Hub id, 'st:<model>' for sentence-transformers, 'image:<model>' or 'pixels'",
@@ -57,7 +62,7 @@ def register(subparsers: Any) -> None:
     add_config_arguments(
         p.add_argument_group("LAVA options (LavaConfig fields)"),
         LavaConfig,
-        exclude={"input_column", "feature_column"},
+        exclude={"text_column", "embedding_column"},
     )
     p.set_defaults(func=run)
 
@@ -78,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if not isinstance(params, dict):
         raise ConfigError(f"--config file {args.config} must hold a JSON object of LavaConfig fields")
     config = config_from_args(
-        LavaConfig, args, base=params, input_column=args.text_column, feature_column=args.feature_column
+        LavaConfig, args, base=params, text_column=args.text_column, embedding_column=args.embedding_column
     )
     if args.text_column and not args.embedder:
         raise ConfigError("--text-column needs --embedder (an encoder path or Hub id)")

@@ -12,7 +12,7 @@ from hf_datavalue import LavaConfig, LavaValuer
 
 train = load_dataset("imdb", split="train[:2000]")
 valid = load_dataset("imdb", split="test[:500]")
-valuer = LavaValuer(LavaConfig(input_column="text", label_column="label"), embedder="st:all-MiniLM-L6-v2")
+valuer = LavaValuer(LavaConfig(text_column="text", label_column="label"), embedder="st:all-MiniLM-L6-v2")
 result = valuer.compute(train, valid)
 train = train.add_column("lava_value", result.values)  # or valuer.add_values(train, valid)
 suspects = result.most_harmful(100)  # row_idx of the 100 most harmful rows
@@ -170,14 +170,14 @@ class LavaValuer:
     Args:
         config ([`LavaConfig`], *optional*): the method's arguments.
         embedder (`str` or [`~hf_datavalue.core.embeddings.Embedder`], *optional*): used when
-            `config.input_column` is set; see [`~hf_datavalue.core.embeddings.get_embedder`]
+            `config.text_column` is set; see [`~hf_datavalue.core.embeddings.get_embedder`]
             (`"st:<model>"`, `"pixels"`, an HF encoder path or id).
         progress (`bool`, *optional*, defaults to `True`): progress bars for embedding and OT.
 
     Usage:
 
     ```python
-    valuer = LavaValuer(LavaConfig(feature_column="embedding"))
+    valuer = LavaValuer(LavaConfig(embedding_column="embedding"))
     values = valuer.value(train, valid)  # Dataset(row_idx, lava_value)
     train = valuer.add_values(train, valid)  # train + lava_value column
     ```
@@ -193,26 +193,28 @@ class LavaValuer:
     # ----------------------------------------------------------------------------------------- features
     def _features(self, train: Any, valid: Any) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         cfg = self.config
-        if cfg.feature_column is not None:
-            xt = embedding_matrix(train, cfg.feature_column, "train dataset")
-            xv = embedding_matrix(valid, cfg.feature_column, "validation dataset")
-            described: dict[str, Any] = {"feature_column": cfg.feature_column}
-        elif cfg.input_column is not None:
+        if cfg.embedding_column is not None:
+            xt = embedding_matrix(train, cfg.embedding_column, "train dataset")
+            xv = embedding_matrix(valid, cfg.embedding_column, "validation dataset")
+            described: dict[str, Any] = {"embedding_column": cfg.embedding_column}
+        elif cfg.text_column is not None:
             if self.embedder is None:
-                raise ConfigError(f"input_column={cfg.input_column!r} needs an embedder (LavaValuer(embedder=...))")
+                raise ConfigError(f"text_column={cfg.text_column!r} needs an embedder (LavaValuer(embedder=...))")
             for ds, what in ((train, "train dataset"), (valid, "validation dataset")):
-                if cfg.input_column not in ds.column_names:
-                    raise MissingColumnError(what, cfg.input_column, ds.column_names)
+                if cfg.text_column not in ds.column_names:
+                    raise MissingColumnError(what, cfg.text_column, ds.column_names)
             # under `accelerate launch` each process embeds a slice of the rows; all get the full matrices
             xt = sharded_embedding_matrix(
-                train, cfg.input_column, self.embedder, progress=self.progress, what="train dataset"
+                train, cfg.text_column, self.embedder, progress=self.progress, what="train dataset"
             )
             xv = sharded_embedding_matrix(
-                valid, cfg.input_column, self.embedder, progress=self.progress, what="validation dataset"
+                valid, cfg.text_column, self.embedder, progress=self.progress, what="validation dataset"
             )
             described = self.embedder.describe()
         else:
-            raise ConfigError("set config.feature_column (precomputed embeddings) or config.input_column (+ embedder)")
+            raise ConfigError(
+                "set config.embedding_column (precomputed embeddings) or config.text_column (+ embedder)"
+            )
         if xt.shape[1] != xv.shape[1]:
             raise ShapeMismatchError(
                 f"train features have width {xt.shape[1]} but validation features have width {xv.shape[1]}: "
