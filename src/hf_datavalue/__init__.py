@@ -45,6 +45,12 @@ _EXPORTS: dict[str, str] = {
     "forward_inf_scores": "hf_datavalue.attribution",
     "grad_dot_scores": "hf_datavalue.attribution",
     "self_loss_scores": "hf_datavalue.attribution",
+    # FastTrack
+    "FastTrackConfig": "hf_datavalue.fasttrack",
+    "FastTrackIndex": "hf_datavalue.fasttrack",
+    "FastTrackResult": "hf_datavalue.fasttrack",
+    "FastTrackTracer": "hf_datavalue.fasttrack",
+    "trace_facts": "hf_datavalue.fasttrack",
     # HF adapters
     "ForwardInfCallback": "hf_datavalue.trainer_callbacks",
     "ScoringCallback": "hf_datavalue.trainer_callbacks",
@@ -69,6 +75,10 @@ __all__ = [
     "DDOConfig",
     "DDORunner",
     "DataValueError",
+    "FastTrackConfig",
+    "FastTrackIndex",
+    "FastTrackResult",
+    "FastTrackTracer",
     "ForwardInfCallback",
     "ForwardInfConfig",
     "GotdConfig",
@@ -95,6 +105,7 @@ __all__ = [
     "load_values",
     "push_values",
     "self_loss_scores",
+    "trace_facts",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
