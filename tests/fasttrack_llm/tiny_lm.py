@@ -68,8 +68,13 @@ def random_lm(tokenizer: PreTrainedTokenizerFast, context: int = 2048, seed: int
     return LlamaForCausalLM(_config(tokenizer, 32, 2, context)).eval()
 
 
-def scripted_lm(tokenizer: PreTrainedTokenizerFast, answer: str, context: int = 2048) -> LlamaForCausalLM:
-    """A real Llama whose greedy answer after the chat generation prompt is exactly `answer`."""
+def scripted_lm(
+    tokenizer: PreTrainedTokenizerFast, answer: str, context: int = 2048, also_after: tuple[int, ...] = ()
+) -> LlamaForCausalLM:
+    """A real Llama whose greedy answer after the chat generation prompt is exactly `answer`.
+
+    `also_after`: further token ids after which the answer starts too (e.g. the last token of a plain prompt).
+    """
     chain = [tokenizer.convert_tokens_to_ids(ASSISTANT)]
     for char in answer:
         ids = tokenizer(char, add_special_tokens=False)["input_ids"]
@@ -89,7 +94,18 @@ def scripted_lm(tokenizer: PreTrainedTokenizerFast, answer: str, context: int = 
         model.model.embed_tokens.weight.copy_(torch.eye(vocab))
         for cur, nxt in zip(chain[:-1], chain[1:]):
             model.lm_head.weight[nxt, cur] = 10.0
+        for start in also_after:
+            assert start not in chain, "a start token may not be part of the answer chain"
+            model.lm_head.weight[chain[1], start] = 10.0
     return model.eval()
+
+
+def plain_prompt_last_token(tokenizer: PreTrainedTokenizerFast) -> int:
+    """The last token of a plain-text (no chat template) verification prompt: it always ends in "Answer:"."""
+    from hf_datavalue.fasttrack.verifiers.generative import GenerativeVerifier
+
+    text = GenerativeVerifier.plain_prompt([{"role": "user", "content": "x"}])
+    return int(tokenizer(text, add_special_tokens=False)["input_ids"][-1])
 
 
 def save(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, path: Path) -> Path:
