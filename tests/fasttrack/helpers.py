@@ -86,3 +86,19 @@ def tiny_cross_encoder(folder: Path) -> str:
             BertForSequenceClassification(cfg).save_pretrained(str(folder))
         tok.save_pretrained(str(folder))
     return str(folder)
+
+
+def bow_embeddings(texts: list[str], dim: int = 64) -> np.ndarray:
+    """Deterministic hashed bag-of-words vectors (a cheap stand-in embedding for fast tests), unit norm."""
+    import zlib
+
+    x = np.zeros((len(texts), dim), dtype=np.float32)
+    for i, t in enumerate(texts):
+        for w in str(t).lower().split():
+            x[i, zlib.crc32(w.encode()) % dim] += 1.0
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def with_bow(corpus: Any, column: str = "text") -> Any:
+    """The corpus with a `bow` embedding column."""
+    return corpus.add_column("bow", list(bow_embeddings(corpus[column])))
