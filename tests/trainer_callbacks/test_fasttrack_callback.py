@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -16,6 +17,7 @@ from transformers import AutoTokenizer, DataCollatorForLanguageModeling, Trainer
 
 from hf_datavalue.core.errors import ConfigError, EmptyDatasetError, MissingColumnError
 from hf_datavalue.fasttrack import FastTrackConfig, FastTrackResult
+from hf_datavalue.fasttrack.index import embed_texts
 from hf_datavalue.trainer_callbacks import FastTrackCallback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -148,7 +150,7 @@ def test_bad_arguments(tmp_path, data, tok, encoder):
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("RUN_SLOW") != "1", reason="slow: set RUN_SLOW=1")
-def test_accelerate_launch_two_processes_main_writes(tmp_path, shared_data, encoder):
+def test_accelerate_launch_shards_embedding_and_main_writes(tmp_path, shared_data, encoder):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"),
                                                         os.environ.get("PYTHONPATH", "")])}  # fmt: skip
     env.pop("ACCELERATE_USE_CPU", None)
@@ -165,6 +167,11 @@ def test_accelerate_launch_two_processes_main_writes(tmp_path, shared_data, enco
     assert [r["world"] for r in ranks] == [2, 2]
     assert len(ranks[0]["written"]) == 1 and ranks[1]["written"] == []  # only the main process traces and writes
     assert ranks[0]["has_index"] and not ranks[1]["has_index"]
+    shards = [r["embedded_rows"] for r in ranks]  # embedding was sharded across the two processes
+    assert min(shards) > 0 and sum(shards) == ranks[0]["n_rows"]
+    corpus, _ = small_slice(shared_data, n_queries=8, n_extra=100)  # the script's slice, embedded in one piece
+    whole = embed_texts(corpus["text"], FastTrackConfig(tau=40), encoder)
+    np.testing.assert_allclose(np.load(tmp_path / "fasttrack" / "index" / "embeddings.npy"), whole, atol=1e-5)
     assert sorted(p.name for p in (tmp_path / "fasttrack").iterdir()) == [
         "index",
         "responses.jsonl",

@@ -34,8 +34,9 @@ class FastTrackCallback(TrainerCallback):
     answers are cached in `<output_dir>/fasttrack/responses.jsonl`, so tracing the same statements again (the
     next evaluation) makes no new verifier calls.
 
-    Under `accelerate launch`, the main process builds the index, loads the verifier and traces; the other
-    processes wait at a barrier (completions of `prompts` are generated on every process, so that sharded
+    Under `accelerate launch`, every process embeds a contiguous shard of the training set (gathered into the
+    index folder's embedding cache); the main process then clusters, keywords, loads the verifier and traces,
+    while the other processes wait at a barrier (completions of `prompts` are generated on every process, so that sharded
     models make the same collective calls). Only the main process writes, and only it holds `results`.
 
     Args:
@@ -152,6 +153,7 @@ class FastTrackCallback(TrainerCallback):
         self.corpus: Any = None
         self.results: list[tuple[str, int, Any]] = []
         self.written: list[Path] = []
+        self.embedded_rows = 0
         self._verifier_obj: Any = None
         self._cache: Any = None
 
@@ -170,6 +172,9 @@ class FastTrackCallback(TrainerCallback):
 
     def _root(self, args: TrainingArguments) -> Path:
         return Path(self.output_dir or args.output_dir or ".") / self.method
+
+    def _index_dir(self, args: TrainingArguments) -> Path:
+        return Path(self.index_dir) if self.index_dir is not None else self._root(args) / "index"
 
     def _resolve_train(self, kwargs: Mapping[str, Any]) -> Any:
         if self.train_dataset is not None:
@@ -193,7 +198,7 @@ class FastTrackCallback(TrainerCallback):
                 column,
                 corpus.column_names,
             )
-        index_dir = Path(self.index_dir) if self.index_dir is not None else self._root(args) / "index"
+        index_dir = self._index_dir(args)
         self.index = FastTrackIndex.build(
             corpus,
             self.config,
@@ -280,10 +285,47 @@ class FastTrackCallback(TrainerCallback):
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> TrainerControl:
         dist = self._state()
+        if self.index is None and dist.num_processes > 1 and self.config.embedding_column is None:
+            self._embed_sharded(args, kwargs, dist)
         if dist.is_main_process and self.index is None:
             self._build_index(args, kwargs)
         dist.wait_for_everyone()
         return control
+
+    def _embed_sharded(self, args: TrainingArguments, kwargs: Mapping[str, Any], dist: Any) -> None:
+        """Every process embeds a contiguous shard of the corpus; the main process stores the gathered matrix
+        as the index folder's embedding cache (`embeddings.npy`), which the index build then reuses."""
+        import io
+
+        import numpy as np
+        from accelerate.utils import broadcast_object_list, gather_object
+
+        from ..core.io import write_bytes_atomic
+        from ..fasttrack.index import embed_texts
+
+        index_dir = self._index_dir(args)
+        decision: list[bool | None] = [None]
+        if dist.is_main_process:  # one process decides, so every process makes the same collective calls
+            done = (index_dir / "index_meta.json").is_file() or (index_dir / "embeddings.npy").is_file()
+            decision = [not done]
+        if not broadcast_object_list(decision)[0]:
+            return
+        corpus = self._resolve_train(kwargs)
+        if self.config.text_column not in corpus.column_names:
+            raise MissingColumnError("the training set", self.config.text_column, corpus.column_names)
+        with dist.split_between_processes(list(range(len(corpus)))) as rows:
+            texts = [str(t) for t in corpus.select(rows)[self.config.text_column]] if rows else []
+        shard = embed_texts(texts, self.config, self.embedder) if texts else None
+        self.embedded_rows = len(texts)
+        pieces = gather_object([shard])
+        if dist.is_main_process:
+            x = np.concatenate([p for p in pieces if p is not None], axis=0).astype(np.float32)
+            if len(x) != len(corpus):
+                raise RuntimeError(f"gathered {len(x)} embeddings for {len(corpus)} corpus rows")
+            buf = io.BytesIO()
+            np.save(buf, x)
+            write_bytes_atomic(index_dir / "embeddings.npy", buf.getvalue())
+            logger.info("fasttrack: embedded %d rows on %d processes", len(x), dist.num_processes)
 
     def on_evaluate(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any

@@ -47,6 +47,8 @@ def main(out: str, shared_data: str, encoder: str) -> None:
         "written": [str(p) for p in cb.written],
         "returned": {q: sorted(r) for _, _, res in cb.results for q, r in res.returned_sets().items()},
         "has_index": cb.index is not None,
+        "embedded_rows": cb.embedded_rows,
+        "n_rows": len(train),
     }
     Path(out, f"rank{state.process_index}.json").write_text(json.dumps(record))
 
