@@ -50,3 +50,42 @@ def cached_embeddings(name: str, texts: list[str], batch_size: int = 128) -> np.
     np.save(path, x)
     print(f"embedded {len(texts)} texts into {path} in {time.perf_counter() - start:.1f}s")
     return x
+
+
+def tfidf_svd_embeddings(corpus_texts: list[str], other: dict[str, list[str]], dim: int = 256, seed: int = 0):
+    """TF-IDF (1-2 grams, sublinear) + TruncatedSVD embeddings, unit norm, fitted on the corpus; cached.
+
+    The CPU stand-in for the MiniLM embedder on this shared 2-core machine (MiniLM over 23k sentences did not fit
+    the time budget); returns (corpus (N, dim), {name: (n, dim)}).
+    """
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"tfidf_svd_{dim}.npz"
+    if path.exists():
+        z = np.load(path)
+        if len(z["corpus"]) == len(corpus_texts) and all(k in z for k in other):
+            return z["corpus"], {k: z[k] for k in other}
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, stop_words="english")
+    xc = vec.fit_transform(corpus_texts)
+    svd = TruncatedSVD(dim, random_state=seed)
+    c = svd.fit_transform(xc)
+    outs = {k: svd.transform(vec.transform(v)) for k, v in other.items()}
+
+    def unit(a):
+        return (a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+    c, outs = unit(c), {k: unit(v) for k, v in outs.items()}
+    np.savez(path, corpus=c, **outs)
+    return c, outs
+
+
+def write_rows(name: str, rows) -> Path:
+    """Write benchmark rows as JSON under benchmarks/results/fasttrack/."""
+    import json
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(rows, indent=2, sort_keys=True, default=float) + "\n")
+    return path

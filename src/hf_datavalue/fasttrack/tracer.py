@@ -232,8 +232,8 @@ class FastTrackTracer:
         qids = qids or [str(i) for i in range(len(statements))]
         if len(set(qids)) != len(qids):
             raise ConfigError(f"query ids in {cfg.query_id_column!r} are not unique")
-        subjects = queries[cfg.subject_column] if cfg.subject_column and cfg.subject_column in names else None
-        answers = queries[cfg.answer_column] if cfg.answer_column and cfg.answer_column in names else None
+        subjects = list(queries[cfg.subject_column]) if cfg.subject_column and cfg.subject_column in names else None
+        answers = list(queries[cfg.answer_column]) if cfg.answer_column and cfg.answer_column in names else None
         out = Path(output_dir) if output_dir is not None else None
         if out is not None and (out / "traces.parquet").exists() and not overwrite:
             from ..core.errors import OutputExistsError

@@ -66,6 +66,9 @@ class VerifierTrainingArguments(JsonConfig):
         epochs (`int`, defaults to 2), learning_rate (`float`, defaults to 5e-5), batch_size (`int`, defaults to
             32), max_length (`int`, defaults to 128), seed (`int`, defaults to 0), device (`str`, defaults to
             `"cpu"`): training.
+        encoder_layers (`int`, *optional*): keep only the first N layers of a BERT-style encoder.
+        max_train_queries, max_dev_queries, max_eval_queries (`int`, *optional*): seeded caps on the queries used
+            (subsampling is recorded in the training report).
     """
 
     base_model: str | None = field(default=None, metadata={"help": "Sentence encoder to fine-tune (local path)."})
@@ -85,6 +88,12 @@ class VerifierTrainingArguments(JsonConfig):
     learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate."})
     batch_size: int = field(default=32, metadata={"help": "Pairs per step."})
     max_length: int = field(default=128, metadata={"help": "Token limit of a pair."})
+    encoder_layers: int | None = field(
+        default=None, metadata={"help": "Keep only the first N transformer layers of the encoder (faster on CPU)."}
+    )
+    max_train_queries: int | None = field(default=None, metadata={"help": "Seeded cap on training queries."})
+    max_dev_queries: int | None = field(default=None, metadata={"help": "Seeded cap on threshold-tuning queries."})
+    max_eval_queries: int | None = field(default=None, metadata={"help": "Seeded cap on held-out report queries."})
     seed: int = field(default=0, metadata={"help": "Seed of pairs, splits, init and shuffling."})
     device: str = field(default="cpu", metadata={"help": "Training device."})
 
@@ -105,9 +114,9 @@ def build_verifier_pairs(
     texts = [str(t) for t in corpus[args.text_column]]
     props = proponent_rows(queries, corpus, args.proponent_column, args.doc_id_column)
     statements = [str(s) for s in queries[args.query_column]]
-    answers = queries[args.answer_column] if args.answer_column in queries.column_names else None
-    relations = queries[args.relation_column] if args.relation_column in queries.column_names else None
-    qids = queries["query_id"] if "query_id" in queries.column_names else list(range(len(queries)))
+    answers = list(queries[args.answer_column]) if args.answer_column in queries.column_names else None
+    relations = list(queries[args.relation_column]) if args.relation_column in queries.column_names else None
+    qids = list(queries["query_id"]) if "query_id" in queries.column_names else list(range(len(queries)))
     by_answer: dict[str, list[int]] = {}
     if "masked_answer" in corpus.column_names:
         for i, a in enumerate(corpus["masked_answer"]):
@@ -155,6 +164,15 @@ def build_verifier_pairs(
                     if str(other).lower() not in lowered[r]:
                         add(statements[q].replace(str(answers[q]), str(other)), texts[r], 0, q, "answer_swap")
     return out
+
+
+def _truncate_layers(model: Any, n_layers: int) -> None:
+    """Keep the first `n_layers` transformer layers of a BERT-style encoder (`base_model.encoder.layer`)."""
+    layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
+    if layers is None or not 1 <= n_layers <= len(layers):
+        raise ConfigError(f"encoder_layers={n_layers} needs a BERT-style encoder with at least that many layers")
+    model.base_model.encoder.layer = layers[:n_layers]
+    model.config.num_hidden_layers = n_layers
 
 
 def _pair_metrics(prob: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
@@ -219,7 +237,9 @@ def train_verifier(
         if col not in table.column_names:
             raise MissingColumnError(what, col, table.column_names)
     out = prepare_output_dir(output_dir, run_config={"train_verifier": args.to_dict()}, overwrite=overwrite)
-    strata = queries[args.relation_column] if args.relation_column in queries.column_names else ["all"] * len(queries)
+    strata = (
+        list(queries[args.relation_column]) if args.relation_column in queries.column_names else ["all"] * len(queries)
+    )
     dev, rest = stratified_dev_split(strata, args.dev_fraction, args.seed)
     if args.eval_relation_fraction > 0 and len(set(strata)) >= 2:
         train_rel, eval_rel = relation_split(strata, args.eval_relation_fraction, args.seed)
@@ -228,6 +248,22 @@ def train_verifier(
     rel = np.asarray([str(s) for s in strata])
     train_rows = np.asarray([i for i in rest if rel[i] in set(train_rel)], dtype=np.int64)
     eval_rows = np.asarray([i for i in rest if rel[i] in set(eval_rel)], dtype=np.int64)
+    cap_rng = np.random.default_rng(args.seed)
+    for name, cap in (
+        ("train", args.max_train_queries),
+        ("dev", args.max_dev_queries),
+        ("eval", args.max_eval_queries),
+    ):
+        rows_ = {"train": train_rows, "dev": dev, "eval": eval_rows}[name]
+        if cap is not None and len(rows_) > cap:
+            rows_ = np.sort(cap_rng.choice(rows_, size=cap, replace=False))
+            logger.info("using %d %s queries (cap)", cap, name)
+        if name == "train":
+            train_rows = rows_
+        elif name == "dev":
+            dev = rows_
+        else:
+            eval_rows = rows_
     if not len(train_rows):
         raise EmptyDatasetError("no training queries left after the dev and relation splits")
     from .evaluation.baselines import BM25Ranker
@@ -247,7 +283,10 @@ def train_verifier(
             num_labels=2,
             id2label={0: "not_supports", 1: "supports"},
             label2id={"not_supports": 0, "supports": 1},
-        ).to(args.device)
+        )
+        if args.encoder_layers is not None:
+            _truncate_layers(model, args.encoder_layers)
+        model.to(args.device)
         labels = torch.tensor(train_pairs["label"])
         pos_weight = float((labels == 0).sum()) / max(1.0, float((labels == 1).sum()))
         loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor([1.0, pos_weight], device=args.device))
@@ -277,7 +316,7 @@ def train_verifier(
                 optim.step()
                 sched.step()
                 optim.zero_grad()
-                losses.append(float(loss))
+                losses.append(loss.item())
                 bar.update(1)
         bar.close()
     train_seconds = time.perf_counter() - start
@@ -286,6 +325,7 @@ def train_verifier(
     grid = np.linspace(0.05, 0.95, 19)
     f1s = [_pair_metrics(dev_prob, dev_labels, t)["f1"] for t in grid]
     threshold = float(grid[int(np.argmax(f1s))])
+    all_ids = list(queries["query_id"]) if "query_id" in queries.column_names else list(range(len(queries)))
     report: dict[str, Any] = {
         "trained_by": "hf_datavalue train-verifier (a trained cross-encoder verifier, not the paper's LLM)",
         "base_model": args.base_model,
@@ -296,6 +336,7 @@ def train_verifier(
         "n_train_queries": int(len(train_rows)),
         "n_dev_queries": int(len(dev)),
         "n_eval_queries": int(len(eval_rows)),
+        "eval_query_ids": [str(all_ids[int(i)]) for i in eval_rows],
         "n_train_pairs": n,
         "train_seconds": train_seconds,
         "final_loss": float(np.mean(losses[-20:])) if losses else None,

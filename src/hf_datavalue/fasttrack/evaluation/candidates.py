@@ -45,7 +45,7 @@ def build_candidate_sets(
     if "masked_answer" in corpus.column_names:
         for i, a in enumerate(corpus["masked_answer"]):
             by_answer.setdefault(str(a).lower(), set()).add(i)
-    doc_ids = corpus["doc_id"]
+    doc_ids = list(corpus["doc_id"])
     props = proponent_rows(queries, corpus)
     out: dict[str, list[Any]] = {"query_id": [], "row_idx": [], "doc_id": [], "is_proponent": []}
     for q, (qid, obj, label) in enumerate(zip(queries["query_id"], queries["obj_uri"], queries["obj_label"])):

@@ -77,7 +77,7 @@ def dataset_statistics(corpus: Any, queries: Any) -> dict[str, Any]:
     """Counts computed from the files (never hard-coded)."""
     n_props = np.asarray([len(p) for p in queries["proponent_doc_ids"]])
     supporting = set().union(*[set(p) for p in queries["proponent_doc_ids"]]) if len(queries) else set()
-    prefixes = queries["query_prefix"] if "query_prefix" in queries.column_names else []
+    prefixes = list(queries["query_prefix"]) if "query_prefix" in queries.column_names else []
     return {
         "n_queries": len(queries),
         "n_corpus": len(corpus),
