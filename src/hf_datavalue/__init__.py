@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "FastTrackTracer": "hf_datavalue.fasttrack",
     "trace_facts": "hf_datavalue.fasttrack",
     # HF adapters
+    "FastTrackCallback": "hf_datavalue.trainer_callbacks",
     "ForwardInfCallback": "hf_datavalue.trainer_callbacks",
     "ScoringCallback": "hf_datavalue.trainer_callbacks",
     "HubValues": "hf_datavalue.hub_cards",
@@ -79,6 +80,7 @@ __all__ = [
     "FastTrackIndex",
     "FastTrackResult",
     "FastTrackTracer",
+    "FastTrackCallback",
     "ForwardInfCallback",
     "ForwardInfConfig",
     "GotdConfig",
@@ -133,7 +135,7 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
         interleave_datasets,
     )
     from .registry import METHODS, get_method
-    from .trainer_callbacks import ForwardInfCallback, ScoringCallback
+    from .trainer_callbacks import FastTrackCallback, ForwardInfCallback, ScoringCallback
     from .training import DDORunner
 
 
