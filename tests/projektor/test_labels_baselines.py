@@ -88,3 +88,13 @@ def test_result_contract_round_trip(tmp_path):
     again = ProjektorResult.load(out)
     assert again.weights == w and again.selection.predicted == 1.5
     assert res.provenance.n_rows == 3 and res.provenance.row_key == "source"
+
+
+def test_plots_write_pngs(tmp_path):
+    from hf_datavalue.projektor.plots import plot_ot_landscape, plot_predicted_vs_measured
+
+    grid = simplex_grid(3, 10)
+    values = np.linalg.norm(grid - np.array([0.4, 0.3, 0.3]), axis=1)
+    plot_ot_landscape(grid, values, path=[np.full(3, 1 / 3), np.array([0.4, 0.3, 0.3])], out=tmp_path / "l.png")
+    plot_predicted_vs_measured(values, {"a": values + 0.1}, path=tmp_path / "p.png")
+    assert (tmp_path / "l.png").stat().st_size > 1000 and (tmp_path / "p.png").stat().st_size > 1000
