@@ -25,7 +25,7 @@ from .core.errors import DataValueError
 __all__ = ["build_parser", "main"]
 
 # Sub-command modules under hf_datavalue.commands, in --help order.
-COMMANDS: tuple[str, ...] = ("lava", "select", "mix", "attribute", "hub")
+COMMANDS: tuple[str, ...] = ("lava", "select", "mix", "attribute", "hub", "dam")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,7 +33,7 @@ from .errors import ConfigError
 __all__ = ["METHODS", "METHOD_PACKAGES", "MethodResult", "MethodSpec", "get_method", "register_method"]
 
 # Packages under hf_datavalue that register methods; importing each one fills the registry.
-METHOD_PACKAGES: tuple[str, ...] = ("lava", "gotd", "mixing", "attribution")
+METHOD_PACKAGES: tuple[str, ...] = ("lava", "gotd", "mixing", "attribution", "dam")
 
 
 @runtime_checkable
