@@ -34,10 +34,21 @@ from ..core.io import read_json, write_json_atomic, write_parquet_atomic
 from .config import DamConfig
 from .marketplace import LinearPrice, Marketplace, SellerData, SellerInfo, SellerSummary, SimulatedMarketplace
 
-__all__ = ["load_markets", "load_public_markets", "read_manifest", "save_markets"]
+__all__ = [
+    "feature_table",
+    "load_markets",
+    "load_public",
+    "load_public_markets",
+    "public_from_files",
+    "public_market_json",
+    "read_features",
+    "read_manifest",
+    "save_markets",
+    "save_public",
+]
 
 
-def _feature_table(features: np.ndarray, labels: np.ndarray, seller: np.ndarray | None = None) -> Any:
+def feature_table(features: np.ndarray, labels: np.ndarray, seller: np.ndarray | None = None) -> Any:
     import pyarrow as pa
 
     x = np.ascontiguousarray(features, dtype=np.float32)
@@ -49,7 +60,7 @@ def _feature_table(features: np.ndarray, labels: np.ndarray, seller: np.ndarray 
     return pa.table(cols)
 
 
-def _read_features(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def read_features(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
@@ -77,21 +88,28 @@ def save_public(view: Marketplace, folder: str | os.PathLike[str]) -> Path:
     """Write one marketplace's public part (market.json, buyer.parquet, preview.parquet) into `folder`."""
     out = Path(folder)
     write_json_atomic(out / "market.json", public_market_json(view))
-    write_parquet_atomic(out / "buyer.parquet", _feature_table(view.buyer_features, view.buyer_labels))
+    write_parquet_atomic(out / "buyer.parquet", feature_table(view.buyer_features, view.buyer_labels))
     px = np.concatenate([s.sample_features for s in view.sellers])
     py = np.concatenate([s.sample_labels for s in view.sellers])
     ps = np.concatenate([np.full(len(s.sample_labels), s.seller_id) for s in view.sellers])
-    write_parquet_atomic(out / "preview.parquet", _feature_table(px, py, ps))
+    write_parquet_atomic(out / "preview.parquet", feature_table(px, py, ps))
     return out
 
 
 def load_public(folder: str | os.PathLike[str]) -> Marketplace:
     """Read one marketplace's public part written by [`save_public`]."""
     root = Path(folder)
-    meta = read_json(root / "market.json")
-    bx, by, _ = _read_features(root / "buyer.parquet")
-    px, py, ps = _read_features(root / "preview.parquet")
-    assert ps is not None
+    return public_from_files(read_json(root / "market.json"), root / "buyer.parquet", root / "preview.parquet")
+
+
+def public_from_files(
+    meta: dict[str, Any], buyer: str | os.PathLike[str], preview: str | os.PathLike[str]
+) -> Marketplace:
+    """A [`Marketplace`] from its public JSON (budget, prices, summaries) and the buyer/preview parquet files."""
+    bx, by, _ = read_features(Path(buyer))
+    px, py, ps = read_features(Path(preview))
+    if ps is None:
+        raise ConfigError(f"{preview} has no seller column")
     sellers = []
     for entry in meta["sellers"]:
         i = int(entry["seller"])
@@ -121,7 +139,7 @@ def save_markets(
         sx = np.concatenate([s.features for s in m.sellers])
         sy = np.concatenate([s.labels for s in m.sellers])
         si = np.concatenate([np.full(len(s), i) for i, s in enumerate(m.sellers)])
-        write_parquet_atomic(out / "hidden" / str(k) / "sellers.parquet", _feature_table(sx, sy, si))
+        write_parquet_atomic(out / "hidden" / str(k) / "sellers.parquet", feature_table(sx, sy, si))
         write_json_atomic(out / "hidden" / str(k) / "generation.json", m.generation)
     manifest = {
         "format": "hf_datavalue.dam/1",
@@ -154,7 +172,7 @@ def load_markets(market_dir: str | os.PathLike[str]) -> list[SimulatedMarketplac
     for k in manifest["marketplaces"]:
         view = load_public(Path(market_dir) / "public" / str(k))
         hidden = Path(market_dir) / "hidden" / str(k)
-        x, y, seller = _read_features(hidden / "sellers.parquet")
+        x, y, seller = read_features(hidden / "sellers.parquet")
         assert seller is not None
         sellers = [SellerData(features=x[seller == i], labels=y[seller == i]) for i in range(view.n_sellers)]
         out.append(

@@ -94,10 +94,14 @@ class LavaStrategy(Strategy):
         self.beta = float(beta)
         self.temperature = float(temperature)
         self.allocation = allocation
+        self._distances: dict[tuple[Any, ...], np.ndarray] = {}  # per marketplace: budget-free, reused
 
     def seller_scores(self, marketplace: Any) -> np.ndarray:
         """`-zscore(LAVA distance) + beta * label-correlation cosine` per seller (higher = buy first)."""
-        d = lava_seller_distances(marketplace, self.pseudo_size, self.features, self.seed)
+        key = (marketplace.marketplace_id, hash(marketplace.buyer_features.tobytes()), tuple(marketplace.sizes))
+        if key not in self._distances:
+            self._distances[key] = lava_seller_distances(marketplace, self.pseudo_size, self.features, self.seed)
+        d = self._distances[key]
         z = (d - d.mean()) / (d.std() + 1e-12)
         lc_b = buyer_label_correlation(marketplace)
         cos = np.asarray(
