@@ -12,6 +12,7 @@ from hf_datavalue.core.errors import ConfigError, LabelError, NonFiniteError
 from hf_datavalue.dam import (
     CountRangeError,
     DamBenchmark,
+    DamConfig,
     DamResult,
     OverBudgetError,
     SimulatedMarketplace,
@@ -274,3 +275,17 @@ def test_benchmark_result_round_trip(tmp_path, markets):
     back = DamResult.load(tmp_path / "r")
     assert back.strategy == "uniform" and back.to_dataset()["score"] == ds["score"]
     assert back.config == result.config
+
+
+def test_contract_case_runs(tmp_path):
+    from .contract_case import make_contract_case
+
+    case = make_contract_case()
+    result = case.run(0, tmp_path)
+    ds = result.to_dataset()
+    assert len(ds) == case.n_rows and ds[case.key_column] == [0, 1]
+    assert result.provenance.method == "dam" and result.provenance.row_key == "marketplace"
+    with pytest.raises(ConfigError):
+        DamConfig(**case.bad_config)
+    cfg = DamConfig(**case.config_kwargs)
+    assert DamConfig.from_json(cfg.to_json()) == cfg
