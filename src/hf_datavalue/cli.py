@@ -22,10 +22,21 @@ from collections.abc import Sequence
 from . import __version__
 from .core.errors import DataValueError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "commands", "main"]
 
-# Sub-command modules under hf_datavalue.commands, in --help order.
-COMMANDS: tuple[str, ...] = ("lava", "select", "mix", "attribute", "hub", "dam")
+# Sub-command modules under hf_datavalue.commands that belong to no method (the Hub adapters).
+ADAPTER_COMMANDS: tuple[str, ...] = ("hub",)
+
+
+def commands() -> list[str]:
+    """Sub-command modules in --help order: each registered method's `cli_command`, then the adapters'."""
+    from .core.registry import METHODS
+
+    names: list[str] = []
+    for spec in METHODS.values():
+        if spec.cli_command and spec.cli_command not in names:
+            names.append(spec.cli_command)
+    return [*names, *ADAPTER_COMMANDS]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hf_datavalue {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in COMMANDS:
+    for name in commands():
         importlib.import_module(f"hf_datavalue.commands.{name}").register(subparsers)
     return parser
 

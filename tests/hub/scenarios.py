@@ -248,7 +248,36 @@ def offline_setup(repo: str) -> dict[str, Any]:
     return {"expected": digest(table["row_idx"], table["lava_value"])}
 
 
+@scenario
+def contract_push(repo: str, saved: dict[str, str]) -> dict[str, Any]:
+    """The method contract's Hub leg, write side: load each saved result with its registered class and push it."""
+    from hf_datavalue import get_method
+    from hf_datavalue.hub_cards import push_values
+    from hf_datavalue.hub_cards.metadata import table_sha256
+
+    out: dict[str, Any] = {}
+    for method, folder in saved.items():
+        spec = get_method(method)
+        result = spec.result_class.load(folder)
+        push = push_values(result, repo, spec.hub_config)
+        out[method] = {"config": push.config, "sha": table_sha256(result.to_dataset(), "row_idx")}
+    return out
+
+
 # ----------------------------------------------------------------------------- read side (olah)
+@scenario
+def contract_load(repo: str, configs: dict[str, str]) -> dict[str, Any]:
+    """The method contract's Hub leg, read side: every pushed config loads back verified."""
+    from hf_datavalue.hub_cards import load_values
+    from hf_datavalue.hub_cards.metadata import table_sha256
+
+    out: dict[str, Any] = {}
+    for method, config in configs.items():
+        loaded = load_values(repo, config)
+        out[method] = {"sha": table_sha256(loaded.values, "row_idx"), "method": loaded.provenance.method}
+    return out
+
+
 @scenario
 def load_checks(work: str, first: str, source_revision: str) -> dict[str, Any]:
     """Everything read back through olah, in one fresh process."""
