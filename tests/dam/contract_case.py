@@ -5,13 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from hf_datavalue.dam import DamBenchmark, DamConfig, DamResult
-
-try:
-    from tests.contract import ContractCase
-except ImportError:  # pytest's rootdir-relative import: tests/ itself is on sys.path
-    from contract import ContractCase  # type: ignore[no-redef]
-
-from .toy import blobs
+from tests.contract import ContractCase
+from tests.dam.toy import blobs
 
 
 def _run(seed: int, tmp_path: Any) -> DamResult:

@@ -259,8 +259,9 @@ def test_mixture_conversion_respects_and_spends_budget(seed):
 
 def test_every_strategy_proposes_a_legal_purchase(markets):
     view = markets[0].public
+    light = {"lava": {"pseudo_size": 20}, "projektor": {"pseudo_size": 10, "steps": 3}}  # CPU-fast knobs
     for name in available_strategies():
-        counts = get_strategy(name).propose(view)
+        counts = get_strategy(name, **light.get(name, {})).propose(view)
         n = check_purchase(view, counts)
         assert n.sum() > 0, name
     assert get_strategy("uniform").propose(view) == get_strategy("uniform").propose(view)
@@ -278,7 +279,7 @@ def test_benchmark_result_round_trip(tmp_path, markets):
 
 
 def test_contract_case_runs(tmp_path):
-    from .contract_case import make_contract_case
+    from tests.dam.contract_case import make_contract_case
 
     case = make_contract_case()
     result = case.run(0, tmp_path)
@@ -289,3 +290,32 @@ def test_contract_case_runs(tmp_path):
         DamConfig(**case.bad_config)
     cfg = DamConfig(**case.config_kwargs)
     assert DamConfig.from_json(cfg.to_json()) == cfg
+
+
+def test_projektor_mixture_is_on_the_simplex_and_fits_the_budget(markets):
+    view = markets[1].public.with_budget(20.0)
+    strategy = get_strategy("projektor", pseudo_size=10, steps=3)
+    counts = np.asarray(strategy.propose(view))
+    p = np.asarray(strategy.last_mixture)
+    assert (p >= 0).all() and p.sum() == pytest.approx(1.0)
+    cost = view.cost(counts)
+    assert cost <= 20.0 * (1 + 1e-9) and cost >= 0.99 * 20.0 - view.row_prices.max()
+    assert counts[p == 0].sum() == 0  # rows only from sellers the mixture chose
+
+
+def test_registering_a_strategy_makes_it_available(markets):
+    from hf_datavalue.dam.strategies import STRATEGIES, Strategy, register_strategy, single_seller_counts
+
+    @register_strategy("cheapest_rows_test")
+    class Cheapest(Strategy):
+        """Everything from the seller with the cheapest rows."""
+
+        def propose(self, marketplace):
+            return single_seller_counts(marketplace, int(marketplace.row_prices.argmin())).tolist()
+
+    try:
+        view = markets[0].public
+        counts = get_strategy("cheapest_rows_test").propose(view)
+        assert counts[int(view.row_prices.argmin())] > 0 and "cheapest_rows_test" in available_strategies()
+    finally:
+        STRATEGIES.pop("cheapest_rows_test")

@@ -14,11 +14,13 @@ from .baselines import (
     UniformStrategy,
 )
 from .lava import LavaStrategy
+from .projektor import ProjektorStrategy
 from .pseudo import pseudo_sample
 
 __all__ = [
     "STRATEGIES",
     "LavaStrategy",
+    "ProjektorStrategy",
     "RandomStrategy",
     "SingleBestStrategy",
     "SingleRandomStrategy",

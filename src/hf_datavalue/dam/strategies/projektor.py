@@ -13,7 +13,7 @@ Usage:
 ```python
 from hf_datavalue.dam.strategies import get_strategy
 
-counts = get_strategy("projektor", steps=30).propose(market.public)
+counts = get_strategy("projektor").propose(market.public)
 ```
 """
 
@@ -28,14 +28,27 @@ from .allocation import counts_from_mixture
 from .base import Strategy, register_strategy
 from .pseudo import pseudo_sample
 
-__all__ = ["ProjektorStrategy", "projektor_mixture"]
+__all__ = ["DEFAULT_OT", "ProjektorStrategy", "projektor_mixture"]
+
+# The OT settings of the buyer: relative epsilon (0.1 x median cost) and mass re-weighting of the pilot samples keep
+# each of the `steps` OT solves small and deterministic; the normalised step schedule is spec §7's.
+DEFAULT_OT = {"eps": 0.1, "eps_mode": "relative", "inner_eps": 0.1, "tol": 1e-3, "max_iter": 500, "ot_mode": "mass",
+              "distance": "plain", "lr": 0.05, "decay": 0.95, "normalized_steps": True}  # fmt: skip
 
 
 def projektor_mixture(
-    marketplace: Any, pseudo_size: int = 200, steps: int = 30, seed: int = 0, config: Any = None
+    marketplace: Any,
+    pseudo_size: int = 200,
+    steps: int = 30,
+    seed: int = 0,
+    config: Any = None,
+    min_size: int = 200,
 ) -> np.ndarray:
     """The OT-only Projektor row mixture `p` over the sellers (on the simplex)."""
-    from ...projektor import ot_only_selection
+    from ...projektor import ProjektorConfig, ot_only_selection
+
+    if config is None:
+        config = ProjektorConfig(**DEFAULT_OT)
 
     classes = sorted(set(marketplace.buyer_labels.tolist()))
     xs, ys = [], []
@@ -44,8 +57,10 @@ def projektor_mixture(
         xs.append(x)
         ys.append(y)
     prices = marketplace.row_prices
-    budget = marketplace.getbudget()
-    size = max(1, int(budget / float(np.median(prices))))
+    # The OT resolution `size` is the larger of the rows a median-priced purchase buys and `min_size`; the budget
+    # passed along keeps the mean row price at most the median price (the same constraint at any size).
+    size = max(min_size, int(marketplace.getbudget() / float(np.median(prices))))
+    budget = float(np.median(prices)) * size
     names = [f"seller_{i:02d}" for i in range(marketplace.n_sellers)]
     selection = ot_only_selection(
         xs,
@@ -67,20 +82,26 @@ class ProjektorStrategy(Strategy):
     """OT-only Projektor mixture on the sellers' pseudo-samples, integer counts by largest remainder.
 
     Args:
-        pseudo_size (`int`, *optional*, defaults to 200): rows per pseudo-sample (5 = revealed rows only).
-        steps (`int`, *optional*, defaults to 30): projected-gradient steps.
+        pseudo_size (`int`, *optional*, defaults to 40): rows per pseudo-sample (5 = revealed rows only); small,
+            because every step solves an OT problem between all pilot rows and `Db` on CPU.
+        steps (`int`, *optional*, defaults to 20): projected-gradient steps.
         seed (`int`, *optional*, defaults to 0): seeds the pseudo-samples.
     """
 
-    def __init__(self, pseudo_size: int = 200, steps: int = 30, seed: int = 0):
+    def __init__(self, pseudo_size: int = 40, steps: int = 20, seed: int = 0):
         super().__init__(seed)
         if pseudo_size < 1 or steps < 1:
             raise ConfigError("pseudo_size and steps must be >= 1")
         self.pseudo_size = int(pseudo_size)
         self.steps = int(steps)
         self.last_mixture: list[float] = []
+        self._mixtures: dict[tuple[Any, ...], np.ndarray] = {}  # per marketplace and OT size: reused across budgets
 
     def propose(self, marketplace: Any) -> list[int]:
-        p = projektor_mixture(marketplace, self.pseudo_size, self.steps, self.seed)
+        size = max(200, int(marketplace.getbudget() / float(np.median(marketplace.row_prices))))
+        key = (marketplace.marketplace_id, hash(marketplace.buyer_features.tobytes()), tuple(marketplace.sizes), size)
+        if key not in self._mixtures:
+            self._mixtures[key] = projektor_mixture(marketplace, self.pseudo_size, self.steps, self.seed)
+        p = self._mixtures[key]
         self.last_mixture = p.tolist()
         return counts_from_mixture(p, marketplace.sizes, marketplace.row_prices, marketplace.getbudget()).tolist()
