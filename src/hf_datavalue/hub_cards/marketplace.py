@@ -112,6 +112,7 @@ def _market_card(view: Marketplace, hidden_repo_id: str | None) -> Any:
         "hidden_data": "a separate private repository" if hidden_repo_id else "not published",
         "note": "hf_datavalue simulator marketplace; scores are not DataPerf leaderboard numbers",
     }
+    extra: dict[str, Any] = {BLOCK_KEY: block}
     data = DatasetCardData(
         configs=[
             {"config_name": "buyer", "data_files": [{"split": "train", "path": BUYER_FILE}]},
@@ -119,7 +120,7 @@ def _market_card(view: Marketplace, hidden_repo_id: str | None) -> Any:
         ],
         size_categories=[size_category(int(view.sizes.sum()))],
         tags=["dam", "data-acquisition", "hf_datavalue"],
-        **{BLOCK_KEY: block},
+        **extra,
     )
     text = (
         f"\n# DAM marketplace {view.marketplace_id}\n\nOne buyer and {view.n_sellers} sellers (budget "
