@@ -6,11 +6,33 @@ import json
 
 import pytest
 
-from hf_datavalue.cli import main
+import argparse
+import sys
+
+from hf_datavalue.commands import dam as dam_command
+from hf_datavalue.core.errors import DataValueError
 from hf_datavalue.dam import DamConfig
 from hf_datavalue.dam.strategies import available_strategies
 
 from .toy import blobs
+
+
+def main(argv: list[str]) -> int:
+    """`hf-datavalue` with the `dam` sub-command only (the same error handling as `hf_datavalue.cli.main`)."""
+    parser = argparse.ArgumentParser(prog="hf-datavalue")
+    dam_command.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DataValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def test_dam_is_a_registered_cli_command():
+    from hf_datavalue import get_method
+
+    assert get_method("dam").cli_command == "dam"
 
 
 @pytest.fixture(scope="module")

@@ -82,13 +82,13 @@ class ProjektorStrategy(Strategy):
     """OT-only Projektor mixture on the sellers' pseudo-samples, integer counts by largest remainder.
 
     Args:
-        pseudo_size (`int`, *optional*, defaults to 40): rows per pseudo-sample (5 = revealed rows only); small,
-            because every step solves an OT problem between all pilot rows and `Db` on CPU.
+        pseudo_size (`int`, *optional*, defaults to 5): rows per pseudo-sample; 5 = the revealed rows only, chosen
+            on AG News seed 0 (accuracy 0.520 against 0.436 with 40 histogram-padded rows, docs/dam.md).
         steps (`int`, *optional*, defaults to 20): projected-gradient steps.
         seed (`int`, *optional*, defaults to 0): seeds the pseudo-samples.
     """
 
-    def __init__(self, pseudo_size: int = 40, steps: int = 20, seed: int = 0):
+    def __init__(self, pseudo_size: int = 5, steps: int = 20, seed: int = 0):
         super().__init__(seed)
         if pseudo_size < 1 or steps < 1:
             raise ConfigError("pseudo_size and steps must be >= 1")
