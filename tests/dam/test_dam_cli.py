@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 
 import pytest
-
-import argparse
-import sys
 
 from hf_datavalue.commands import dam as dam_command
 from hf_datavalue.core.errors import DataValueError
