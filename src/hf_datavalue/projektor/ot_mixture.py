@@ -36,7 +36,14 @@ import numpy as np
 import torch
 
 from ..core.errors import ConfigError, EmptyDatasetError, LabelError, NonFiniteError, ShapeMismatchError
-from ..core.ot import PointCloudCost, c_transform, class_distance_table, sinkhorn
+from ..core.ot import (
+    OTResult,
+    PointCloudCost,
+    c_transform,
+    class_distance_table,
+    classwise_ot,
+    group_calibrated_gradient,
+)
 from .config import ProjektorConfig
 from .simplex import check_mixture
 
@@ -45,23 +52,22 @@ __all__ = ["MixtureEvaluation", "MixtureOT", "source_gradient"]
 logger = logging.getLogger(__name__)
 
 
-def source_gradient(f: np.ndarray | torch.Tensor, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """Source-level calibrated gradient `mean_{S_i} f − mean_rest f` for every group (spec §5).
+def source_gradient(
+    f: np.ndarray | torch.Tensor, groups: np.ndarray, n_groups: int, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Source-level calibrated gradient `mean_{S_i} f − mean_rest f` for every group (spec §5), via the core's
+    [`~hf_datavalue.core.ot.group_calibrated_gradient`] (mass-weighted means when `weights` are given).
 
-    Invariant to `f + const`. A group with no members (or owning every point) gets NaN (handled by the caller).
+    Invariant to `f + const`. A group with no points (or owning every point) gets NaN (the caller fills it).
     """
-    f64 = np.asarray(f.detach().cpu() if isinstance(f, torch.Tensor) else f, dtype=np.float64)
-    g = np.asarray(groups)
-    if f64.shape != g.shape:
-        raise ShapeMismatchError(f"potentials have shape {f64.shape} but groups have shape {g.shape}")
-    total, n = float(f64.sum()), f64.size
+    ids = np.asarray(groups)
+    present = [i for i in range(n_groups) if (ids == i).any()]
     out = np.full(n_groups, np.nan)
-    for i in range(n_groups):
-        mask = g == i
-        k = int(mask.sum())
-        if 0 < k < n:
-            s = float(f64[mask].sum())
-            out[i] = s / k - (total - s) / (n - k)
+    if len(present) < 2:
+        return out
+    remap = np.full(n_groups, -1)
+    remap[present] = np.arange(len(present))
+    out[present] = group_calibrated_gradient(f, remap[ids], len(present), weights)
     return out
 
 
@@ -192,7 +198,7 @@ class MixtureOT:
         return eps * self.cost_scale if self.config.eps_mode == "relative" else eps
 
     def _table(self, x: np.ndarray, xl: np.ndarray, y: np.ndarray, yl: np.ndarray) -> torch.Tensor:
-        """`½·λ_y·W` with W the inner OT between class-conditional clouds; absent classes get 0 (never used)."""
+        """W: the inner OT between class-conditional clouds (`½‖u − v‖²` cost); absent classes get 0 (never used)."""
         c = self.n_classes
         table, _ = class_distance_table(
             torch.as_tensor(x, dtype=self._dtype),
@@ -207,8 +213,7 @@ class MixtureOT:
             max_iter=self.config.max_iter,
             momentum=self.config.momentum,
         )
-        table = torch.where(torch.isfinite(table), table, torch.zeros_like(table))
-        return 0.5 * self.config.lambda_y * table
+        return torch.where(torch.isfinite(table), table, torch.zeros_like(table))
 
     def _pooled_table(self, kind: str) -> torch.Tensor:
         if kind not in self._tables:
@@ -228,18 +233,32 @@ class MixtureOT:
             x,
             y,
             feature_weight=0.5 * self.config.lambda_x,
-            label_table=table if self.config.lambda_y > 0 else None,
+            label_table=0.5 * self.config.lambda_y * table if self.config.lambda_y > 0 else None,
             x_labels=xl if self.config.lambda_y > 0 else None,
             y_labels=yl if self.config.lambda_y > 0 else None,
             dtype=self._dtype,
             device=self.config.device,
         )
 
-    def _solve(self, cost: PointCloudCost, a: np.ndarray | None = None, b: np.ndarray | None = None):  # type: ignore[no-untyped-def]
-        kw = self.config.ot_kwargs()
-        kw["eps"], kw["eps_mode"] = self._eps(self.config.eps), "absolute"
+    def _solve(
+        self,
+        x: np.ndarray,
+        xl: np.ndarray,
+        y: np.ndarray,
+        yl: np.ndarray,
+        table: torch.Tensor,
+        a: np.ndarray | None = None,
+        b: np.ndarray | None = None,
+    ) -> OTResult:
+        """The core's class-wise OT with a precomputed label table `W`."""
+        cfg = self.config
         self.n_solves += 1
-        res = sinkhorn(cost, a, b, **kw)
+        res = classwise_ot(
+            x, xl, y, yl, n_classes=self.n_classes, x_weights=a, y_weights=b, lambda_x=cfg.lambda_x,
+            lambda_y=cfg.lambda_y, label_table=table, eps=self._eps(cfg.eps), eps_mode="absolute", tol=cfg.tol,
+            max_iter=cfg.max_iter, momentum=cfg.momentum, mode=cfg.mode, block_size=cfg.block_size, dtype=cfg.dtype,
+            device=cfg.device, seed=cfg.seed,
+        ).result  # fmt: skip
         if not math.isfinite(res.value):
             raise NonFiniteError("the mixture OT is not finite: check the features for extreme values")
         return res
@@ -248,8 +267,7 @@ class MixtureOT:
         """`OT(β, β)` of the validation set with itself (constant over mixtures, cached)."""
         if self._valid_self is None:
             table = self._pooled_table("vv")
-            cost = self._cost(self.valid_x, self.valid_y, self.valid_x, self.valid_y, table)
-            self._valid_self = float(self._solve(cost).value)
+            self._valid_self = float(self._solve(self.valid_x, self.valid_y, self.valid_x, self.valid_y, table).value)
         return self._valid_self
 
     # ------------------------------------------------------------------ one draw
@@ -284,19 +302,16 @@ class MixtureOT:
                 table_xx = self._table(x, xl, x, xl) if debiased else table_xv
         if not set(np.unique(xl).tolist()) & set(np.unique(self.valid_y).tolist()):
             raise LabelError(f"the mixture {p.tolist()} draws no class present in the validation set")
-        res = self._solve(self._cost(x, xl, self.valid_x, self.valid_y, table_xv), a)
+        res = self._solve(x, xl, self.valid_x, self.valid_y, table_xv, a)
         plain = float(res.value)
         value = plain
         if debiased:
-            self_ot = float(self._solve(self._cost(x, xl, x, xl, table_xx), a, a).value)
+            self_ot = float(self._solve(x, xl, x, xl, table_xx, a, a).value)
             value = plain - 0.5 * self_ot - 0.5 * self.valid_self_ot()
         grad = np.full(self.m, np.nan)
         if with_gradient:
             f = res.f.detach().cpu().double().numpy()
-            if self.config.ot_mode == "mass":
-                grad = _weighted_group_gradient(f, groups, a, self.m)
-            else:
-                grad = source_gradient(f, groups, self.m)
+            grad = source_gradient(f, groups, self.m, a)
             missing = [i for i in range(self.m) if not np.isfinite(grad[i])]
             if missing:
                 grad = self._fill_missing(grad, missing, f, groups, a, res, table_xv)
@@ -309,12 +324,11 @@ class MixtureOT:
         f: np.ndarray,
         groups: np.ndarray,
         a: np.ndarray | None,
-        res: object,
+        res: OTResult,
         table_xv: torch.Tensor,
     ) -> np.ndarray:
         """Gradient of sources absent from the support: their pilot points' potentials by a c-transform of g."""
-        g = res.g  # type: ignore[attr-defined]
-        eps = float(res.eps)  # type: ignore[attr-defined]
+        g, eps = res.g, float(res.eps)
         m_valid = len(self.valid_x)
         w = a if a is not None else np.full(len(f), 1.0 / len(f))
         mean_all = float(np.sum(w * f) / np.sum(w))
@@ -382,16 +396,3 @@ class MixtureOT:
         return np.asarray(
             [self.evaluate(mixes[k], size, seed=base + k, with_gradient=False).value for k in it], dtype=np.float64
         )
-
-
-def _weighted_group_gradient(f: np.ndarray, groups: np.ndarray, a: np.ndarray, m: int) -> np.ndarray:
-    """Mass-weighted `mean_{S_i} f − mean_rest f` (mass-weighted mode)."""
-    out = np.full(m, np.nan)
-    total_w, total_fw = float(a.sum()), float((a * f).sum())
-    for i in range(m):
-        mask = groups == i
-        wi = float(a[mask].sum())
-        if wi > 0 and total_w - wi > 0:
-            fi = float((a[mask] * f[mask]).sum())
-            out[i] = fi / wi - (total_fw - fi) / (total_w - wi)
-    return out

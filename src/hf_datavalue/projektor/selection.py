@@ -261,7 +261,11 @@ def ot_only_selection(
             "selector": "ot_only",
             "size": int(size),
             "config": cfg.to_dict(),
-            **({"prices": list(map(float, prices)), "budget": float(budget)} if c is not None else {}),
+            **(
+                {"prices": c.tolist(), "budget": float(bound) * int(size)}
+                if c is not None and bound is not None
+                else {}
+            ),
         },
     )
     return ProjektorSelection(weights, float(final), path, values, int(size))
