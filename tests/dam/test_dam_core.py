@@ -260,10 +260,16 @@ def test_mixture_conversion_respects_and_spends_budget(seed):
 def test_every_strategy_proposes_a_legal_purchase(markets):
     view = markets[0].public
     light = {"lava": {"pseudo_size": 20}, "projektor": {"pseudo_size": 10, "steps": 3}}  # CPU-fast knobs
+    hidden = {tuple(np.round(r, 5)) for s in markets[0].sellers for r in s.features.astype(np.float64)}
+    hidden -= {tuple(np.round(r, 5)) for s in view.sellers for r in s.sample_features.astype(np.float64)}
     for name in available_strategies():
-        counts = get_strategy(name, **light.get(name, {})).propose(view)
+        strategy = get_strategy(name, **light.get(name, {}))
+        counts = strategy.propose(view)
         n = check_purchase(view, counts)
         assert n.sum() > 0, name
+        for arr in _reachable_arrays(strategy):  # spec §10.6: no strategy holds seller data after proposing
+            if arr.ndim == 2 and arr.shape[1] == view.buyer_features.shape[1]:
+                assert not {tuple(np.round(r, 5)) for r in arr.astype(np.float64)} & hidden, name
     assert get_strategy("uniform").propose(view) == get_strategy("uniform").propose(view)
 
 
