@@ -64,7 +64,7 @@ def main() -> None:
             done.add((r["dataset"], r["strategy"], r["budget_pct"], r["seed"]))
     for name in args.datasets:
         data, offtask = load(name)
-        config = DamConfig(feature_column="embedding", seed=args.seed)
+        config = DamConfig(embedding_column="embedding", seed=args.seed)
         bench = DamBenchmark(config)
         t0 = time.perf_counter()
         markets = bench.build(data, offtask=offtask)

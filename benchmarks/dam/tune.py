@@ -31,7 +31,7 @@ def main() -> None:
     from hf_datavalue.dam import DamBenchmark, DamConfig, get_strategy
 
     data, off = load("ag_news")
-    bench = DamBenchmark(DamConfig(feature_column="embedding", seed=0))
+    bench = DamBenchmark(DamConfig(embedding_column="embedding", seed=0))
     markets = bench.build(data, offtask=off)
     base = get_strategy("lava")
     with (OUT / "tuning_seed0.jsonl").open("w") as fh:

@@ -49,7 +49,9 @@ def register(subparsers: Any) -> None:
     b = sub.add_parser("build", help="build simulated marketplaces from a labelled dataset")
     b.add_argument("--data", required=True, help="labelled data: folder, .jsonl/.csv/.parquet file or Hub id")
     b.add_argument("--split", default="train", help="split of --data when it is a Hub id")
-    b.add_argument("--feature-column", help="feature column (a fixed-width list of floats)")
+    b.add_argument(
+        "--feature-column", "--embedding-column", dest="embedding_column", help="feature column (fixed-width floats)"
+    )
     b.add_argument("--text-column", help="text column to embed with --embedder when there is no feature column")
     b.add_argument("--embedder", help="encoder path or Hub id for --text-column")
     b.add_argument("--label-column", required=True)
@@ -91,7 +93,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     params: dict[str, Any] = DamConfig.from_json(args.config).to_dict() if args.config else {}
     params.pop("method", None)
-    if not args.feature_column and not args.text_column:
+    if not args.embedding_column and not args.text_column:
         raise ConfigError("give --feature-column (precomputed features) or --text-column with --embedder")
     params.update(
         label_column=args.label_column,
@@ -101,8 +103,8 @@ def run_build(args: argparse.Namespace) -> int:
         buyer_size=args.buyer_size,
         seed=args.seed,
     )
-    if args.feature_column:
-        params["feature_column"] = args.feature_column
+    if args.embedding_column:
+        params["embedding_column"] = args.embedding_column
     if args.text_column:
         params.update(text_column=args.text_column, embedder=args.embedder)
     config = DamConfig.from_dict(params)

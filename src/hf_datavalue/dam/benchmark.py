@@ -5,7 +5,7 @@ Usage:
 ```python
 from hf_datavalue.dam import DamBenchmark, DamConfig
 
-bench = DamBenchmark(DamConfig(feature_column="embedding", seed=0))
+bench = DamBenchmark(DamConfig(embedding_column="embedding", seed=0))
 markets = bench.build(dataset)                     # 5 simulated marketplaces
 result = bench.run(markets, "lava")                # DamResult: per-marketplace scores
 result.score, result.accuracy

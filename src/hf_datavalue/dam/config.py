@@ -15,7 +15,7 @@ class DamConfig(JsonConfig):
     """Arguments of the DAM marketplace simulator and of its official scoring rule. Every field round-trips.
 
     Args:
-        feature_column (`str`, *optional*, defaults to `"embedding"`): the feature column (a fixed-width float list).
+        embedding_column (`str`, *optional*, defaults to `"embedding"`): the feature column (fixed-width floats).
         label_column (`str`, *optional*, defaults to `"label"`): class labels (int or `ClassLabel`).
         text_column (`str`, *optional*): a text column to embed (with `embedder`) when no feature column exists.
         embedder (`str`, *optional*): encoder path or id for `text_column` (see `core.embeddings.get_embedder`).
@@ -46,7 +46,7 @@ class DamConfig(JsonConfig):
 
     method = "dam"
 
-    feature_column: str = field(default="embedding", metadata={"help": "Feature column (float list)."})
+    embedding_column: str = field(default="embedding", metadata={"help": "Feature column (float list)."})
     label_column: str = field(default="label", metadata={"help": "Class label column."})
     text_column: str | None = field(
         default=None, metadata={"help": "Text column to embed when there are no features."}

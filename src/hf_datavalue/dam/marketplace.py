@@ -10,7 +10,7 @@ Usage:
 ```python
 from hf_datavalue.dam import Simulator, DamConfig
 
-markets = Simulator(DamConfig(feature_column="embedding")).build(dataset)
+markets = Simulator(DamConfig(embedding_column="embedding")).build(dataset)
 view = markets[0].public                   # what a buyer strategy sees
 price, summary, samples = view.getsellerinfo(3)
 price(10), summary["row_number"], samples.shape  # cost of 10 rows, N_3, (5, d + 1)

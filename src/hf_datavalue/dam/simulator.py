@@ -14,7 +14,7 @@ Usage:
 ```python
 from hf_datavalue.dam import DamConfig, Simulator
 
-markets = Simulator(DamConfig(feature_column="embedding", seed=0)).build(dataset)  # 5 x 20 sellers
+markets = Simulator(DamConfig(embedding_column="embedding", seed=0)).build(dataset)  # 5 x 20 sellers
 markets[0].public.getsellerinfo(0)[1]["row_number"]
 ```
 """
@@ -44,15 +44,15 @@ def dataset_arrays(
 ) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     """`(features float32 (n, d), class ids int64 (n,), class names)` of a labelled dataset.
 
-    Uses `config.feature_column` when present, else embeds `config.text_column` with `embedder` /
+    Uses `config.embedding_column` when present, else embeds `config.text_column` with `embedder` /
     `config.embedder`. Raises typed errors for a missing column, NaN features or fewer than two classes.
     """
     if len(dataset) == 0:
         raise EmptyDatasetError(f"the {what} is empty")
     if config.label_column not in dataset.column_names:
         raise MissingColumnError(what, config.label_column, dataset.column_names)
-    if config.feature_column in dataset.column_names:
-        x = embedding_matrix(dataset, config.feature_column, what)
+    if config.embedding_column in dataset.column_names:
+        x = embedding_matrix(dataset, config.embedding_column, what)
     elif config.text_column is not None:
         model = embedder if embedder is not None else config.embedder
         if model is None:
@@ -62,7 +62,7 @@ def dataset_arrays(
         emb = embed_dataset(dataset, config.text_column, get_embedder(model), "__dam_embedding", progress=False)
         x = embedding_matrix(emb, "__dam_embedding", what)
     else:
-        raise MissingColumnError(what, config.feature_column, dataset.column_names)
+        raise MissingColumnError(what, config.embedding_column, dataset.column_names)
     feature = dataset.features.get(config.label_column)
     raw = list(dataset[config.label_column])
     names = list(getattr(feature, "names", []) or [])
@@ -102,8 +102,8 @@ class Simulator:
         off_x = None
         if offtask is not None:
             off_x = (
-                embedding_matrix(offtask, cfg.feature_column, "off-task dataset")
-                if cfg.feature_column in offtask.column_names
+                embedding_matrix(offtask, cfg.embedding_column, "off-task dataset")
+                if cfg.embedding_column in offtask.column_names
                 else dataset_arrays(offtask, cfg, self.embedder, "off-task dataset")[0]
             )
             if off_x.shape[1] != x.shape[1]:

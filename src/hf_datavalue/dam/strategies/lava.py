@@ -57,7 +57,7 @@ def lava_seller_distances(
     train = Dataset.from_dict({"features": x, "label": y})
     valid = Dataset.from_dict({"features": marketplace.buyer_features, "label": marketplace.buyer_labels})
     config = LavaConfig.from_dict(
-        {"feature_column": "features", "features": features, "allow_missing_classes": True, "seed": seed}
+        {"embedding_column": "features", "features": features, "allow_missing_classes": True, "seed": seed}
     )
     values = compute_lava_values(train, valid, config, progress=False).values
     return np.asarray([values[ids == i].mean() for i in range(marketplace.n_sellers)])
