@@ -37,6 +37,10 @@ _EXPORTS: dict[str, str] = {
     "LossTable": "hf_datavalue.mixing",
     "MixtureWeights": "hf_datavalue.mixing",
     "interleave_datasets": "hf_datavalue.mixing",
+    # DAM
+    "DamBenchmark": "hf_datavalue.dam",
+    "DamConfig": "hf_datavalue.dam",
+    "DamResult": "hf_datavalue.dam",
     # attribution
     "AttributionResult": "hf_datavalue.attribution",
     "ForwardInfConfig": "hf_datavalue.attribution",
@@ -75,6 +79,9 @@ __all__ = [
     "DDO",
     "DDOConfig",
     "DDORunner",
+    "DamBenchmark",
+    "DamConfig",
+    "DamResult",
     "DataValueError",
     "FastTrackConfig",
     "FastTrackIndex",
@@ -122,6 +129,7 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     )
     from .core.errors import DataValueError
     from .core.provenance import ValueProvenance
+    from .dam import DamBenchmark, DamConfig, DamResult
     from .gotd import GotdConfig, GotdResult, GotdSelector
     from .hub_cards import HubValues, PushResult, attach_values, load_values, push_values
     from .lava import LavaConfig, LavaResult, LavaValuer, compute_lava_values
