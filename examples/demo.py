@@ -102,7 +102,7 @@ def main() -> None:
     print(
         f"digits: {len(train)} training rows ({int(flipped.sum())} labels flipped), {len(valid)} clean validation rows"
     )
-    result = LavaValuer(LavaConfig(feature_column="pixels")).compute(train, valid)
+    result = LavaValuer(LavaConfig(embedding_column="pixels")).compute(train, valid)
 
     k = int(flipped.sum())
     found = int(flipped[result.harmful_mask(k)].sum())

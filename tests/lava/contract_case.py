@@ -23,12 +23,12 @@ def _digits(seed: int) -> tuple[Dataset, Dataset]:
 def make_contract_case() -> ContractCase:
     def run(seed: int, tmp_path) -> object:
         train, valid = _digits(0)
-        return LavaValuer(LavaConfig(feature_column="x", seed=seed), progress=False).compute(train, valid)
+        return LavaValuer(LavaConfig(embedding_column="x", seed=seed), progress=False).compute(train, valid)
 
     return ContractCase(
         method="lava",
         run=run,
         n_rows=120,
         bad_config={"eps": -1.0},
-        config_kwargs={"lambda_y": 2.0, "feature_column": "x"},
+        config_kwargs={"lambda_y": 2.0, "embedding_column": "x"},
     )

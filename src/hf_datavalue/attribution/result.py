@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import NonFiniteError, OutputExistsError, ShapeMismatchError
-from ..core.io import prepare_output_dir, read_json, write_json_atomic, write_parquet_atomic
+from ..core.io import atomic_path, prepare_output_dir, read_json, write_json_atomic, write_parquet_atomic
 from ..core.provenance import ValueProvenance, row_key_fingerprint
 
 __all__ = ["AttributionResult"]
@@ -165,9 +165,10 @@ class AttributionResult:
         write_json_atomic(path / "meta.json", prov)
         write_parquet_atomic(path / "scores.parquet", self.to_table(), metadata=prov)
         write_parquet_atomic(path / "top_k.parquet", self.top_k(top_k), metadata=prov)
-        tmp = path / ".scores.safetensors.tmp"
-        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp), metadata={"method": self.method})
-        os.replace(tmp, path / "scores.safetensors")
+        arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+        atomic_path(
+            path / "scores.safetensors", lambda tmp: save_file(arrays, str(tmp), metadata={"method": self.method})
+        )
         return path
 
     @classmethod

@@ -211,6 +211,8 @@ class MixtureWeights:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MixtureWeights:
         """Inverse of [`to_dict`]; unknown keys raise a [`ConfigError`]."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"MixtureWeights must be read from a JSON object, got {type(data).__name__}")
         known = {"weights", "unit", "budget", "predicted_loss", "provenance", "domains"}
         extra = set(data) - known
         if extra:

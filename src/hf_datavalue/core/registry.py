@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 # Packages under hf_datavalue that register methods; importing each one fills the registry.
-METHOD_PACKAGES: tuple[str, ...] = ("lava", "gotd", "mixing", "attribution", "fasttrack")
+METHOD_PACKAGES: tuple[str, ...] = ("lava", "gotd", "mixing", "attribution", "fasttrack", "projektor", "dam")
 
 
 @runtime_checkable

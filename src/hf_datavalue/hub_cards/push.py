@@ -184,6 +184,12 @@ def push_values(
         values, hash_columns = _with_row_hashes(values, provenance, source)
     values = values.flatten_indices() if getattr(values, "_indices", None) is not None else values
     block = build_metadata(values, provenance, config, row_hash_columns=hash_columns or None)
+    if not hash_columns:
+        logger.warning(
+            "publishing %s without row hashes: attach_values can then check only row counts, keys and the source "
+            "fingerprint; pass source=<the valued rows> to record them",
+            config,
+        )
 
     from huggingface_hub.errors import HfHubHTTPError
 

@@ -12,7 +12,7 @@ from hf_datavalue import LavaConfig, LavaValuer
 
 train = load_dataset("imdb", split="train[:2000]")
 valid = load_dataset("imdb", split="test[:500]")
-valuer = LavaValuer(LavaConfig(input_column="text", label_column="label"), embedder="st:all-MiniLM-L6-v2")
+valuer = LavaValuer(LavaConfig(text_column="text", label_column="label"), embedder="st:all-MiniLM-L6-v2")
 result = valuer.compute(train, valid)
 train = train.add_column("lava_value", result.values)  # or valuer.add_values(train, valid)
 suspects = result.most_harmful(100)  # row_idx of the 100 most harmful rows
@@ -24,14 +24,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..core.embeddings import Embedder, embed_dataset, embedding_matrix, get_embedder
+from ..core.distributed import resolve_device, sharded_embedding_matrix
+from ..core.embeddings import Embedder, embedding_matrix, get_embedder
 from ..core.errors import ConfigError, EmptyDatasetError, MissingColumnError, OutputExistsError, ShapeMismatchError
 from ..core.io import read_json, write_json_atomic, write_parquet_atomic
 from ..core.labels import LabelEncoding, encode_labels
@@ -169,14 +170,14 @@ class LavaValuer:
     Args:
         config ([`LavaConfig`], *optional*): the method's arguments.
         embedder (`str` or [`~hf_datavalue.core.embeddings.Embedder`], *optional*): used when
-            `config.input_column` is set; see [`~hf_datavalue.core.embeddings.get_embedder`]
+            `config.text_column` is set; see [`~hf_datavalue.core.embeddings.get_embedder`]
             (`"st:<model>"`, `"pixels"`, an HF encoder path or id).
         progress (`bool`, *optional*, defaults to `True`): progress bars for embedding and OT.
 
     Usage:
 
     ```python
-    valuer = LavaValuer(LavaConfig(feature_column="embedding"))
+    valuer = LavaValuer(LavaConfig(embedding_column="embedding"))
     values = valuer.value(train, valid)  # Dataset(row_idx, lava_value)
     train = valuer.add_values(train, valid)  # train + lava_value column
     ```
@@ -192,30 +193,28 @@ class LavaValuer:
     # ----------------------------------------------------------------------------------------- features
     def _features(self, train: Any, valid: Any) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         cfg = self.config
-        if cfg.feature_column is not None:
-            xt = embedding_matrix(train, cfg.feature_column, "train dataset")
-            xv = embedding_matrix(valid, cfg.feature_column, "validation dataset")
-            described: dict[str, Any] = {"feature_column": cfg.feature_column}
-        elif cfg.input_column is not None:
+        if cfg.embedding_column is not None:
+            xt = embedding_matrix(train, cfg.embedding_column, "train dataset")
+            xv = embedding_matrix(valid, cfg.embedding_column, "validation dataset")
+            described: dict[str, Any] = {"embedding_column": cfg.embedding_column}
+        elif cfg.text_column is not None:
             if self.embedder is None:
-                raise ConfigError(f"input_column={cfg.input_column!r} needs an embedder (LavaValuer(embedder=...))")
+                raise ConfigError(f"text_column={cfg.text_column!r} needs an embedder (LavaValuer(embedder=...))")
             for ds, what in ((train, "train dataset"), (valid, "validation dataset")):
-                if cfg.input_column not in ds.column_names:
-                    raise MissingColumnError(what, cfg.input_column, ds.column_names)
-            column = "__hf_datavalue_embedding"
-            xt = embedding_matrix(
-                embed_dataset(train, cfg.input_column, self.embedder, column, progress=self.progress),
-                column,
-                "train dataset",
+                if cfg.text_column not in ds.column_names:
+                    raise MissingColumnError(what, cfg.text_column, ds.column_names)
+            # under `accelerate launch` each process embeds a slice of the rows; all get the full matrices
+            xt = sharded_embedding_matrix(
+                train, cfg.text_column, self.embedder, progress=self.progress, what="train dataset"
             )
-            xv = embedding_matrix(
-                embed_dataset(valid, cfg.input_column, self.embedder, column, progress=self.progress),
-                column,
-                "validation dataset",
+            xv = sharded_embedding_matrix(
+                valid, cfg.text_column, self.embedder, progress=self.progress, what="validation dataset"
             )
             described = self.embedder.describe()
         else:
-            raise ConfigError("set config.feature_column (precomputed embeddings) or config.input_column (+ embedder)")
+            raise ConfigError(
+                "set config.embedding_column (precomputed embeddings) or config.text_column (+ embedder)"
+            )
         if xt.shape[1] != xv.shape[1]:
             raise ShapeMismatchError(
                 f"train features have width {xt.shape[1]} but validation features have width {xv.shape[1]}: "
@@ -241,7 +240,7 @@ class LavaValuer:
             feature_desc["probe_valid_accuracy"] = probe.accuracy(xv, labels.valid_ids)
             xt, xv = probe.logits(xt), probe.logits(xv)
         timings["features"] = time.perf_counter() - t0
-        result, table, diag = lava_ot(xt, xv, labels, cfg, progress=self.progress)
+        result, table, diag = lava_ot(xt, xv, labels, replace(cfg, device=resolve_device(cfg.device)), self.progress)
         timings.update(diag)
         t1 = time.perf_counter()
         values = calibrated_gradient(result.f)

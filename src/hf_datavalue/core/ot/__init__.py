@@ -43,7 +43,6 @@ from .classwise import (
     class_distance_table,
     classwise_divergence,
     classwise_ot,
-    resolve_device,
 )
 from .costs import ArrayLike, CostMatrix, DenseCost, PointCloudCost
 from .duals import c_transform, calibrated_gradient, group_calibrated_gradient
@@ -68,7 +67,6 @@ __all__ = [
     "classwise_ot",
     "exact_ot",
     "group_calibrated_gradient",
-    "resolve_device",
     "resolve_eps",
     "sinkhorn",
     "sinkhorn_pot",

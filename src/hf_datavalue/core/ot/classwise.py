@@ -34,6 +34,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ..distributed import resolve_device
 from ..errors import ConfigError, ShapeMismatchError
 from .costs import ArrayLike, PointCloudCost, _as_tensor
 from .sinkhorn import DEFAULT_MAX_DENSE_ENTRIES, OTMode, OTResult, sinkhorn
@@ -41,13 +42,6 @@ from .sinkhorn import DEFAULT_MAX_DENSE_ENTRIES, OTMode, OTResult, sinkhorn
 __all__ = ["ClasswiseOT", "SinkhornDivergence", "class_distance_table", "classwise_divergence", "classwise_ot"]
 
 logger = logging.getLogger(__name__)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """`"auto"` picks CUDA when present; anything else is passed to `torch.device`."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -185,7 +179,7 @@ def classwise_ot(
     """
     if lambda_x < 0 or lambda_y < 0 or lambda_x + lambda_y == 0:
         raise ConfigError("lambda_x and lambda_y must be non-negative and not both zero")
-    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    dev, dt = torch.device(resolve_device(str(device))), resolve_dtype(dtype)
     xt = _as_tensor(x, dt, dev, "source features")
     yt = _as_tensor(y, dt, dev, "target features")
     xl = _labels(x_labels, len(xt), "x_labels", dev)
