@@ -55,6 +55,12 @@ _EXPORTS: dict[str, str] = {
     "FastTrackResult": "hf_datavalue.fasttrack",
     "FastTrackTracer": "hf_datavalue.fasttrack",
     "trace_facts": "hf_datavalue.fasttrack",
+    # Projektor
+    "ProjektorConfig": "hf_datavalue.projektor",
+    "ProjektorPredictor": "hf_datavalue.projektor",
+    "ProjektorResult": "hf_datavalue.projektor",
+    "ProjektorSelector": "hf_datavalue.projektor",
+    "ot_only_selection": "hf_datavalue.projektor",
     # HF adapters
     "FastTrackCallback": "hf_datavalue.trainer_callbacks",
     "ForwardInfCallback": "hf_datavalue.trainer_callbacks",
@@ -83,11 +89,11 @@ __all__ = [
     "DamConfig",
     "DamResult",
     "DataValueError",
+    "FastTrackCallback",
     "FastTrackConfig",
     "FastTrackIndex",
     "FastTrackResult",
     "FastTrackTracer",
-    "FastTrackCallback",
     "ForwardInfCallback",
     "ForwardInfConfig",
     "GotdConfig",
@@ -101,6 +107,10 @@ __all__ = [
     "LossTable",
     "METHODS",
     "MixtureWeights",
+    "ProjektorConfig",
+    "ProjektorPredictor",
+    "ProjektorResult",
+    "ProjektorSelector",
     "PushResult",
     "ScoringCallback",
     "SelfLossConfig",
@@ -112,6 +122,7 @@ __all__ = [
     "grad_dot_scores",
     "interleave_datasets",
     "load_values",
+    "ot_only_selection",
     "push_values",
     "self_loss_scores",
     "trace_facts",
@@ -141,6 +152,13 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
         LossTable,
         MixtureWeights,
         interleave_datasets,
+    )
+    from .projektor import (
+        ProjektorConfig,
+        ProjektorPredictor,
+        ProjektorResult,
+        ProjektorSelector,
+        ot_only_selection,
     )
     from .registry import METHODS, get_method
     from .trainer_callbacks import FastTrackCallback, ForwardInfCallback, ScoringCallback
