@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
-import numpy as np
+from ..core.rows import hash_values
 
 __all__ = ["chunk_text", "concat_texts", "hash_texts"]
 
@@ -45,17 +44,4 @@ def concat_texts(texts: Iterable[str], size: int) -> list[str]:
     return out
 
 
-def hash_texts(values: Iterable[object]) -> np.ndarray:
-    """A 64-bit blake2b hash per value (texts as UTF-8; arrays by their float32 bytes), as int64."""
-    digests = []
-    for v in values:
-        if isinstance(v, str):
-            data = v.encode("utf-8")
-        elif v is None:
-            data = b"\x00none"
-        else:
-            data = np.asarray(v, dtype=np.float32).tobytes()
-        digests.append(hashlib.blake2b(data, digest_size=8).digest())
-    if not digests:
-        return np.zeros(0, dtype=np.int64)
-    return np.frombuffer(b"".join(digests), dtype="<i8").astype(np.int64)
+hash_texts = hash_values  # the library's one content hash (core.rows)

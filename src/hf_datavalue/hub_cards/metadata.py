@@ -42,6 +42,7 @@ from ..core.errors import (
     ValueTableError,
 )
 from ..core.provenance import ValueProvenance, row_key_fingerprint
+from ..core.rows import row_hashes
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -177,22 +178,6 @@ def table_sha256(table: Dataset, row_key: str = "row_idx", columns: Iterable[str
         digest.update(f"{name}:{dtype}:{len(column)}\n".encode())
         digest.update(_column_bytes(column, dtype))
     return "sha256:" + digest.hexdigest()
-
-
-def row_hashes(dataset: Dataset, columns: Iterable[str], batch_size: int = 10_000) -> list[str]:
-    """A short content hash per row over `columns` (sorted, JSON), to detect rows that changed under a row key."""
-    columns = sorted(columns)
-    missing = [c for c in columns if c not in dataset.column_names]
-    if missing:
-        raise MissingColumnError("dataset", missing[0], dataset.column_names)
-    out: list[str] = []
-    subset = dataset.select_columns(columns)
-    for batch in subset.iter(batch_size=batch_size):
-        for i in range(len(batch[columns[0]]) if columns else 0):
-            row = {c: batch[c][i] for c in columns}
-            text = json.dumps(row, sort_keys=True, ensure_ascii=False, default=str)
-            out.append(hashlib.sha256(text.encode("utf-8")).hexdigest()[:16])
-    return out
 
 
 def _is_local_path(text: str) -> bool:
