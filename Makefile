@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[dev,st]"
+	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,9 +37,14 @@ style: install
 test: install quality
 	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q -x --durations=15
 
+## Benchmark peers never enter $(VENV): each gets its own venv under .bench-venvs/ (benchmarks/peer_venvs.sh), and
+## check_env.py fails the target if a peer leaked in or the library's stack (numpy 2, pyarrow, torch) broke.
 bench: install
 	$(PY) -m pip install -q -e ".[bench]"
+	TORCH_SPEC="$(TORCH_SPEC)" bash benchmarks/peer_venvs.sh
+	$(PY) benchmarks/check_env.py
 	bash benchmarks/run_all.sh
+	$(PY) benchmarks/check_env.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache outputs

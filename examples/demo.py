@@ -119,7 +119,7 @@ def main() -> None:
         f"{result.ot['n_iter']} Sinkhorn iterations in {sum(result.timings.values()):.1f}s"
     )
 
-    values_dir = result.save(out / "lava")
+    values_dir = result.save(out / "lava", overwrite=True)
     plot = plot_value_histogram(
         result.values, out / "lava_values.png", flagged=flipped, title="LAVA values on digits (orange: flipped labels)"
     )

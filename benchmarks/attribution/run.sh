@@ -6,11 +6,7 @@ cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1 PYTHONPATH=src TOKENIZERS_PARALLELISM=false
 PY=${PY:-.venv/bin/python}
 PEERS=.bench-venvs/peers
-if [ ! -x "$PEERS/bin/python" ]; then
-  python3 -m venv "$PEERS"
-  "$PEERS/bin/pip" install -q torch==2.13.0          # the local CPU wheel first; never a bare torch
-  "$PEERS/bin/pip" install -q captum dattri safetensors numpy
-fi
+source benchmarks/peer_venvs.sh && peer_venv peers  # captum + dattri on the local CPU torch, in their own venv
 [ -f outputs/bench_attribution/cifar10_cnn/model.safetensors ] || "$PY" benchmarks/attribution/prepare.py
 "$PY" benchmarks/attribution/ours.py
 "$PEERS/bin/python" benchmarks/attribution/peers.py

@@ -10,10 +10,7 @@ OUT=benchmarks/results/gotd
 mkdir -p "$OUT"
 
 # DSIR lives in its own venv (numpy + nltk; no torch is ever resolved there).
-if [ ! -x "$DSIR/bin/python" ]; then
-  python3 -m venv "$DSIR"
-  "$DSIR/bin/pip" install -q data-selection numpy
-fi
+source benchmarks/peer_venvs.sh && peer_venv dsir
 
 # 1. Embed the real texts once (resumable shards under benchmarks/results/gotd_emb/), write the text files.
 $PY benchmarks/gotd/embed_corpus.py --n500 10000 --extra 23496

@@ -4,10 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 ODV=.bench-venvs/opendataval/bin/python
-if [ ! -x "$ODV" ]; then
-  python3 -m venv .bench-venvs/opendataval
-  .bench-venvs/opendataval/bin/pip install -q opendataval==1.3.0 "transformers==4.35.2"
-fi
+source benchmarks/peer_venvs.sh && peer_venv opendataval  # its own venv: OpenDataVal pins torch 2.1
 export PYTHONPATH=src HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 R=benchmarks/results/lava
 $PY benchmarks/lava/bench.py prepare --out $R/data

@@ -80,7 +80,9 @@ def test_cheap_estimator_agreement_is_reported(convex, record_property):
     record_property("grad_dot_vs_loo_pearson", p_gd)
     print(f"cheap Forward-INF vs exact LOO: Pearson {p_finf:.3f}; grad-dot {p_gd:.3f} (spec: about 0.536 each)")
     # The cheap estimator is TracIn at one checkpoint, not LOO: moderate agreement, far below retraining.
-    assert 0.3 <= p_finf <= 0.8
+    # specs/forward_inf.md §9.3: both reach about 0.536 Pearson against LOO, accept 0.45-0.62.
+    assert 0.45 <= p_finf <= 0.62, p_finf
+    assert 0.45 <= p_gd <= 0.62, p_gd
     assert abs(p_finf - p_gd) < 0.01
 
 

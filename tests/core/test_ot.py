@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import hf_datavalue.core.ot as ot_module
 from hf_datavalue.core.errors import ConfigError, EmptyDatasetError, NonFiniteError, ShapeMismatchError
 from hf_datavalue.core.ot import (
     DenseCost,
@@ -96,7 +97,7 @@ def test_kernel_iterations_reproduce_log_domain_iterations(momentum):
 
 def test_kernel_reabsorbs_when_scalings_drift(monkeypatch):
     # Costs around 1e3 with eps=1e-3, and a tight absorption bound so the scalings leave it within stages.
-    monkeypatch.setattr("hf_datavalue.core.ot._ABSORB_LOG_BOUND", 0.5)
+    monkeypatch.setattr("hf_datavalue.core.ot.kernel._ABSORB_LOG_BOUND", 0.5)
     x, y = _clouds(200, 80, 3)
     cost = PointCloudCost(x * 30, y * 30, feature_weight=0.5)
     log = sinkhorn(cost, eps=1e-3, tol=1e-6, max_iter=400, momentum=1.5, mode="dense", iteration="log")
@@ -142,12 +143,22 @@ def test_relative_eps_scales_with_median_cost():
     assert resolve_eps(cost, 0.05, "absolute") == 0.05
 
 
-def test_class_table_solves_only_cross_pairs_and_skips_absent_classes():
+def test_class_table_solves_only_cross_pairs_and_skips_absent_classes(monkeypatch):
     x, y = _clouds(90, 60, 3)
     xl = torch.arange(90) % 3
     yl = torch.arange(60) % 2  # class 2 has no target points
+    solved = []
+    original = ot_module.sinkhorn
+
+    def counting_sinkhorn(cost, *args, **kwargs):
+        solved.append(cost.shape)
+        return original(cost, *args, **kwargs)
+
+    monkeypatch.setattr(ot_module, "sinkhorn", counting_sinkhorn)
     table, n_problems = class_distance_table(x, xl, y, yl, 3, 3, eps=0.1, tol=1e-9)
-    assert n_problems == 6
+    # count the problems actually handed to the solver, not the reported loop length: 3 x 2 cross pairs of 30 x 30
+    assert n_problems == len(solved) == 6
+    assert solved == [(30, 30)] * 6
     assert torch.isinf(table[:, 2]).all() and torch.isfinite(table[:, :2]).all()
 
 

@@ -105,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
     if args.no_progress:
         base["progress"] = False
     config = GotdConfig.from_dict(base)
-    pool = load_table(args.pool, args.split, streaming=args.streaming)
-    target = load_table(args.target, args.split)
+    pool = load_table(args.pool, args.split, streaming=args.streaming, what="--pool")
+    target = load_table(args.target, args.split, what="--target")
     selector = GotdSelector(config).fit(pool, target, k=args.k, output_dir=args.out, overwrite=args.overwrite)
     result = selector.result
     out = Path(args.out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from ..core.config import JsonConfig
 from ..core.errors import ConfigError
@@ -91,3 +91,27 @@ class LavaConfig(JsonConfig):
             raise ConfigError(f"dtype must be float32 or float64, got {self.dtype!r}")
         if self.input_column is not None and self.feature_column is not None:
             raise ConfigError("give either input_column (to embed) or feature_column (precomputed), not both")
+        if not self.probe_l2 > 0:
+            raise ConfigError(f"probe_l2 must be positive, got {self.probe_l2}")
+
+    @classmethod
+    def faithful_preset(cls, **overrides: Any) -> LavaConfig:
+        """The paper's weights (spec §5, reference implementation): `lambda_x = lambda_y = 1`, outer and inner
+        `eps = 0.1` absolute, and `features="model_logits"` (the reference's features are a classifier's logits,
+        passed as `feature_column` or produced by the embedder). `overrides` replace any field.
+
+        Usage:
+
+        ```python
+        cfg = LavaConfig.faithful_preset(feature_column="logits")
+        ```
+        """
+        base: dict[str, Any] = {
+            "features": "model_logits",
+            "lambda_x": 1.0,
+            "lambda_y": 1.0,
+            "eps": 0.1,
+            "eps_mode": "absolute",
+            "inner_eps": 0.1,
+        }
+        return cls(**{**base, **overrides})
