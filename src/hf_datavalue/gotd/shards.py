@@ -147,19 +147,6 @@ class ShardStore:
                 "(--overwrite) to recompute, or use another output folder"
             )
 
-    def n_rows_done(self, n_shards: int) -> int:
-        """Pool rows covered by the first `n_shards` (finished) shards."""
-        import pyarrow.parquet as pq
-
-        return sum(pq.read_metadata(self._paths(i)[2]).num_rows for i in range(n_shards))
-
-    def finished_prefix(self) -> int:
-        """The number of consecutive finished shards from shard 0."""
-        i = 0
-        while self.has_shard(i):
-            i += 1
-        return i
-
     # -- solve ------------------------------------------------------------------------------------------------
     def write_solve(self, arrays: dict[str, np.ndarray], info: dict[str, Any]) -> None:
         buf = io.BytesIO()
