@@ -123,6 +123,13 @@ class ShardStore:
             )
         return x, units, rows
 
+    def read_units(self, i: int) -> dict[str, np.ndarray]:
+        """The per-unit table of finished shard `i` (`row_idx`, `chunk_idx`), without the embeddings."""
+        import pyarrow.parquet as pq
+
+        tbl = pq.read_table(self._paths(i)[1])
+        return {k: v.to_numpy(zero_copy_only=False) for k, v in zip(*_columns(tbl))}
+
     def read_rows(self, i: int) -> dict[str, np.ndarray]:
         """The per-row table of finished shard `i` (`row_idx`, `row_hash`, `domain`, `kept`)."""
         import pyarrow.parquet as pq
