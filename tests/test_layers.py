@@ -14,7 +14,7 @@ import pytest
 from hf_datavalue.core.registry import METHOD_PACKAGES
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hf_datavalue"
-ADAPTERS = ("trainer_callbacks", "hub_cards", "commands", "cli")
+ADAPTERS = ("trainer_callbacks", "training", "hub_cards", "commands", "cli")
 # (importing module prefix, imported package) pairs the design allows.
 ALLOWED = {("dam.strategies", "lava"), ("dam.strategies", "projektor")}
 MAX_LINES = 500

@@ -8,7 +8,7 @@ registers several methods). The Hub push -> load leg of the matrix is in `tests/
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +34,7 @@ def collect_cases() -> dict[str, ContractCase]:
         path = folder / "contract_case.py"
         if not path.is_file():
             continue
-        spec = importlib.util.spec_from_file_location(f"contract_case_{folder.name}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = importlib.import_module(f"tests.{folder.name}.contract_case")
         found = (
             module.make_contract_cases() if hasattr(module, "make_contract_cases") else [module.make_contract_case()]
         )

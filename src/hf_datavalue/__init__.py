@@ -33,7 +33,7 @@ _EXPORTS: dict[str, str] = {
     "AutoScaleConfig": "hf_datavalue.mixing",
     "DDO": "hf_datavalue.mixing",
     "DDOConfig": "hf_datavalue.mixing",
-    "DDORunner": "hf_datavalue.mixing",
+    "DDORunner": "hf_datavalue.training",
     "LossTable": "hf_datavalue.mixing",
     "MixtureWeights": "hf_datavalue.mixing",
     "interleave_datasets": "hf_datavalue.mixing",
@@ -117,13 +117,13 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
         AutoScale,
         AutoScaleConfig,
         DDOConfig,
-        DDORunner,
         LossTable,
         MixtureWeights,
         interleave_datasets,
     )
     from .registry import METHODS, get_method
     from .trainer_callbacks import ForwardInfCallback, ScoringCallback
+    from .training import DDORunner
 
 
 def __getattr__(name: str) -> Any:

@@ -7,9 +7,10 @@ import pytest
 from datasets import Dataset
 
 from hf_datavalue.core.errors import ConfigError
-from hf_datavalue.mixing import DDO, DDOConfig, DDORunner, LossTable
-from hf_datavalue.mixing import runner as runner_module
+from hf_datavalue.mixing import DDO, DDOConfig, LossTable
 from hf_datavalue.mixing.ddo import PerturbationRun
+from hf_datavalue.training import DDORunner
+from hf_datavalue.training import ddo_runner as runner_module
 
 DOMAINS = ["a", "b", "c"]
 

@@ -10,8 +10,9 @@ import pytest
 from datasets import Dataset
 
 from hf_datavalue.core.errors import ConfigError, OutputExistsError
-from hf_datavalue.mixing import DDOConfig, DDORunner, LossTable, MixtureWeights
+from hf_datavalue.mixing import DDOConfig, LossTable, MixtureWeights
 from hf_datavalue.mixing import runner as runner_module
+from hf_datavalue.training import DDORunner
 
 BLOCK = 16
 VOCAB = 64

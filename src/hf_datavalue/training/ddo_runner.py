@@ -10,7 +10,8 @@ Usage:
 
 ```python
 from transformers import GPT2Config, GPT2LMHeadModel, TrainingArguments
-from hf_datavalue.mixing import DDOConfig, DDORunner
+from hf_datavalue.mixing import DDOConfig
+from hf_datavalue.training import DDORunner
 
 runner = DDORunner(
     train_domains={"wiki": wiki_blocks, "code": code_blocks},   # tokenized fixed-length blocks
@@ -39,8 +40,8 @@ from typing import Any
 from ..core.errors import ConfigError, EmptyDatasetError
 from ..core.io import prepare_output_dir, read_json, write_json_atomic
 from ..core.mixture import MixtureWeights, check_same_domains
-from .ddo import DDO, DDOConfig, LossTable, PerturbationRun, PlannedRun, perturbation_plan
-from .sampler import interleave_datasets
+from ..mixing.ddo import DDO, DDOConfig, LossTable, PerturbationRun, PlannedRun, perturbation_plan
+from ..mixing.sampler import interleave_datasets
 
 __all__ = ["DDORunner", "train_on_mixture"]
 
