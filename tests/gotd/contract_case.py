@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from hf_datavalue.gotd import GotdConfig, GotdResult, GotdSelector
-
-from ..contract import ContractCase
-from .helpers import TableEmbedder, cat_dog, text_datasets
+from tests.contract import ContractCase
+from tests.gotd.helpers import TableEmbedder, cat_dog, text_datasets
 
 
 def _run(seed: int, tmp_path: Any) -> GotdResult:

@@ -60,7 +60,8 @@ class GotdConfig(JsonConfig):
         prefilter_probe_size (`int`, *optional*, defaults to 10000): rows sampled per domain for the pre-filter.
         prefilter_eps (`float`, *optional*, defaults to 0.5): absolute epsilon of the pre-filter OT.
         seed (`int`, *optional*, defaults to 0): seeds probe sampling and relative-epsilon cost sampling.
-        device (`str`, *optional*, defaults to `"cpu"`): where the OT arithmetic runs.
+        device (`str`, *optional*, defaults to `"cpu"`): where the OT arithmetic runs (`"cuda"`, or `"auto"`: this
+            process's GPU when CUDA is visible, else the CPU).
         progress (`bool`, *optional*, defaults to `True`): progress bars.
     """
 
@@ -115,7 +116,7 @@ class GotdConfig(JsonConfig):
     prefilter_probe_size: int = field(default=10_000, metadata={"help": "Rows sampled per domain (pre-filter)."})
     prefilter_eps: float = field(default=0.5, metadata={"help": "Absolute epsilon of the pre-filter OT."})
     seed: int = field(default=0, metadata={"help": "Seed of every random choice."})
-    device: str = field(default="cpu", metadata={"help": "Device of the OT arithmetic."})
+    device: str = field(default="cpu", metadata={"help": "Device of the OT arithmetic: cpu, cuda or auto."})
     progress: bool = field(default=True, metadata={"help": "Show progress bars."})
 
     def __post_init__(self) -> None:

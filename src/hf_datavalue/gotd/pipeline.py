@@ -146,7 +146,7 @@ def run_gotd(
     timings["embed_wait"] = time.perf_counter() - t0 - timings["embed"]
 
     rows = [store.read_rows(i) for i in range(n_shards)]
-    units = [store.read_shard(i)[1] for i in range(n_shards)]
+    units = [store.read_units(i) for i in range(n_shards)]
     ids = np.concatenate([r["row_idx"] for r in rows]).astype(np.int64) if rows else np.zeros(0, np.int64)
     if len(ids) == 0:
         raise EmptyDatasetError("the candidate pool is empty")

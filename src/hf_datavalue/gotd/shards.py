@@ -123,6 +123,13 @@ class ShardStore:
             )
         return x, units, rows
 
+    def read_units(self, i: int) -> dict[str, np.ndarray]:
+        """The per-unit table of finished shard `i` (`row_idx`, `chunk_idx`), without the embeddings."""
+        import pyarrow.parquet as pq
+
+        tbl = pq.read_table(self._paths(i)[1])
+        return {k: v.to_numpy(zero_copy_only=False) for k, v in zip(*_columns(tbl))}
+
     def read_rows(self, i: int) -> dict[str, np.ndarray]:
         """The per-row table of finished shard `i` (`row_idx`, `row_hash`, `domain`, `kept`)."""
         import pyarrow.parquet as pq
@@ -146,19 +153,6 @@ class ShardStore:
                 "contents or the pre-filter differ): the pool changed since that run. Pass overwrite=True "
                 "(--overwrite) to recompute, or use another output folder"
             )
-
-    def n_rows_done(self, n_shards: int) -> int:
-        """Pool rows covered by the first `n_shards` (finished) shards."""
-        import pyarrow.parquet as pq
-
-        return sum(pq.read_metadata(self._paths(i)[2]).num_rows for i in range(n_shards))
-
-    def finished_prefix(self) -> int:
-        """The number of consecutive finished shards from shard 0."""
-        i = 0
-        while self.has_shard(i):
-            i += 1
-        return i
 
     # -- solve ------------------------------------------------------------------------------------------------
     def write_solve(self, arrays: dict[str, np.ndarray], info: dict[str, Any]) -> None:
