@@ -59,7 +59,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     pool_x, target_x, n_real = pool_and_target(args.n_pool)
-    row: dict = {"method": args.method, "ot_mode": args.ot_mode, "momentum": args.momentum, "tol": args.tol, "n_pool": len(pool_x), "n_target": len(target_x), "dim": pool_x.shape[1],
+    row: dict = {"method": args.method, "mode": args.ot_mode, "momentum": args.momentum, "tol": args.tol, "n_pool": len(pool_x), "n_target": len(target_x), "dim": pool_x.shape[1],
                  "distinct_texts": n_real, "k": args.k}  # fmt: skip
     t0 = time.perf_counter()
     usage0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -86,7 +86,7 @@ def main() -> None:
         pool = Dataset.from_dict({"row_idx": np.arange(len(pool_x)), "emb": pool_x})
         target = Dataset.from_dict({"emb": target_x})
         cfg = GotdConfig(embedding_column="emb", eps=args.eps, eps_mode="relative", tol=args.tol,
-                         max_iter=args.max_iter, momentum=args.momentum, dtype="float32", ot_mode=args.ot_mode, progress=True)  # fmt: skip
+                         max_iter=args.max_iter, momentum=args.momentum, dtype="float32", mode=args.ot_mode, progress=True)  # fmt: skip
         t0 = time.perf_counter()
         usage0 = resource.getrusage(resource.RUSAGE_SELF)
         cpu0 = usage0.ru_utime + usage0.ru_stime

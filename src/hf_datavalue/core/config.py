@@ -172,7 +172,7 @@ class OTArguments:
     device: str = field(default="cpu", metadata={"help": "Device of the OT arithmetic ('cpu', 'cuda', 'auto')."})
     seed: int = field(default=0, metadata={"help": "Seed of every random choice."})
 
-    def check_ot_arguments(self) -> None:
+    def check_ot_arguments(self, dtypes: tuple[str, ...] = ("float32", "float64")) -> None:
         """Typed errors for out-of-range solver arguments (called from the config's `__post_init__`)."""
         if not self.eps > 0:
             raise ConfigError(f"eps must be positive, got {self.eps}")
@@ -186,8 +186,8 @@ class OTArguments:
             raise ConfigError(f"eps_mode must be 'absolute' or 'relative', got {self.eps_mode!r}")
         if self.mode not in ("auto", "dense", "online"):
             raise ConfigError(f"mode must be 'auto', 'dense' or 'online', got {self.mode!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise ConfigError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.dtype not in dtypes:
+            raise ConfigError(f"dtype must be one of {dtypes}, got {self.dtype!r}")
 
     def ot_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for [`~hf_datavalue.core.ot.sinkhorn`]."""

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..core.config import JsonConfig
+from ..core.config import EmbedderArguments, JsonConfig, OTArguments
 from ..core.errors import ConfigError
 
 __all__ = ["GotdConfig"]
 
 
 @dataclass
-class GotdConfig(JsonConfig):
+class GotdConfig(OTArguments, EmbedderArguments, JsonConfig):
     """Settings of a [`GotdSelector`]. Round-trips through [`to_dict`] / [`from_dict`] and JSON.
 
     Args:
@@ -48,7 +48,7 @@ class GotdConfig(JsonConfig):
         max_iter (`int`, *optional*, defaults to 2000): Sinkhorn iterations at the final epsilon.
         momentum (`float`, *optional*, defaults to 1.0): Sinkhorn over-relaxation in [1, 2) (the reference runs
             ott-jax with 1.3); the solver falls back to 1 if it oscillates.
-        ot_mode (`str`, *optional*, defaults to `"auto"`): `"dense"`, `"online"` (never holds the cost
+        mode (`str`, *optional*, defaults to `"auto"`): `"dense"`, `"online"` (never holds the cost
             matrix) or `"auto"`.
         dtype (`str`, *optional*, defaults to `"auto"`): `"float64"`, `"float32"`, or `"auto"` (float64 up to
             5e7 cost entries, float32 above).
@@ -79,9 +79,6 @@ class GotdConfig(JsonConfig):
     embedder: str = field(
         default="sentence-transformers/all-MiniLM-L6-v2", metadata={"help": "Embedding model path or Hub id."}
     )
-    pooling: Literal["mean", "cls", "unmasked_mean"] = field(default="mean", metadata={"help": "Token pooling."})
-    max_length: int = field(default=256, metadata={"help": "Tokenizer truncation length."})
-    embed_batch_size: int = field(default=64, metadata={"help": "Rows per embedding forward pass."})
     normalize: bool = field(
         default=True,
         metadata={
@@ -105,34 +102,20 @@ class GotdConfig(JsonConfig):
     )
     tol: float = field(default=1e-3, metadata={"help": "Sinkhorn L1 marginal-error tolerance."})
     max_iter: int = field(default=2000, metadata={"help": "Sinkhorn iterations at the final epsilon."})
-    momentum: float = field(default=1.0, metadata={"help": "Sinkhorn over-relaxation in [1, 2)."})
-    ot_mode: Literal["auto", "dense", "online"] = field(default="auto", metadata={"help": "Cost storage mode."})
-    dtype: Literal["auto", "float32", "float64"] = field(default="auto", metadata={"help": "OT arithmetic dtype."})
-    block_size: int | None = field(default=None, metadata={"help": "Target rows per solver cost block."})
+    dtype: Literal["auto", "float32", "float64"] = field(default="auto", metadata={"help": "OT arithmetic dtype."})  # type: ignore[assignment]
     shard_size: int = field(default=10_000, metadata={"help": "Pool rows per embedding/scoring shard."})
     prefilter_keep_domains: int | None = field(
         default=None, metadata={"help": "Keep the N domains closest to the target (needs domain_column)."}
     )
     prefilter_probe_size: int = field(default=10_000, metadata={"help": "Rows sampled per domain (pre-filter)."})
     prefilter_eps: float = field(default=0.5, metadata={"help": "Absolute epsilon of the pre-filter OT."})
-    seed: int = field(default=0, metadata={"help": "Seed of every random choice."})
-    device: str = field(default="cpu", metadata={"help": "Device of the OT arithmetic: cpu, cuda or auto."})
     progress: bool = field(default=True, metadata={"help": "Show progress bars."})
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.k is not None and (not isinstance(self.k, int) or self.k <= 0):
             raise ConfigError(f"k must be a positive integer, got {self.k!r}")
-        if self.eps <= 0:
-            raise ConfigError(f"eps must be positive, got {self.eps}")
-        if not 1.0 <= self.momentum < 2.0:
-            raise ConfigError(f"momentum must lie in [1, 2), got {self.momentum}")
-        if self.eps_mode not in ("absolute", "relative"):
-            raise ConfigError(f"eps_mode must be 'absolute' or 'relative', got {self.eps_mode!r}")
-        if self.ot_mode not in ("auto", "dense", "online"):
-            raise ConfigError(f"ot_mode must be 'auto', 'dense' or 'online', got {self.ot_mode!r}")
-        if self.dtype not in ("auto", "float32", "float64"):
-            raise ConfigError(f"dtype must be 'auto', 'float32' or 'float64', got {self.dtype!r}")
+        self.check_ot_arguments(dtypes=("auto", "float32", "float64"))
         if self.chunk_aggregate not in ("mean", "min"):
             raise ConfigError(f"chunk_aggregate must be 'mean' or 'min', got {self.chunk_aggregate!r}")
         if self.chunk_size is not None and self.chunk_size <= 0:

@@ -77,7 +77,7 @@ def _solve(
         tol=cfg.tol,
         max_iter=cfg.max_iter,
         momentum=cfg.momentum,
-        mode=cfg.ot_mode,
+        mode=cfg.mode,
         dtype=cfg.dtype,
         block_size=cfg.block_size,
         device=device,
