@@ -102,7 +102,7 @@ def main() -> None:
     print(
         f"digits: {len(train)} training rows ({int(flipped.sum())} labels flipped), {len(valid)} clean validation rows"
     )
-    result = LavaValuer(LavaConfig(feature_column="pixels")).compute(train, valid)
+    result = LavaValuer(LavaConfig(embedding_column="pixels")).compute(train, valid)
 
     k = int(flipped.sum())
     found = int(flipped[result.harmful_mask(k)].sum())
@@ -119,7 +119,7 @@ def main() -> None:
         f"{result.ot['n_iter']} Sinkhorn iterations in {sum(result.timings.values()):.1f}s"
     )
 
-    values_dir = result.save(out / "lava")
+    values_dir = result.save(out / "lava", overwrite=True)
     plot = plot_value_histogram(
         result.values, out / "lava_values.png", flagged=flipped, title="LAVA values on digits (orange: flipped labels)"
     )

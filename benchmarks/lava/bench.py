@@ -111,7 +111,7 @@ def run_ours(data_path: Path, features: str, dump_features: Path | None) -> dict
     train = Dataset.from_dict({"x": data["x_train"], "label": data["y_train"]})
     valid = Dataset.from_dict({"x": data["x_valid"], "label": data["y_valid"]})
     start = time.perf_counter()
-    result = LavaValuer(LavaConfig(feature_column="x", features=features), progress=False).compute(train, valid)
+    result = LavaValuer(LavaConfig(embedding_column="x", features=features), progress=False).compute(train, valid)
     wall = time.perf_counter() - start
     if dump_features is not None:  # the probe logits, for feeding the peer the very same features
         from hf_datavalue.core.labels import encode_labels
@@ -167,7 +167,7 @@ def run_scale(out: Path) -> dict:
     train = Dataset.from_dict({"x": xt, "label": noisy})
     valid = Dataset.from_dict({"x": xv, "label": yv})
     start = time.perf_counter()
-    result = LavaValuer(LavaConfig(feature_column="x"), progress=False).compute(train, valid)
+    result = LavaValuer(LavaConfig(embedding_column="x"), progress=False).compute(train, valid)
     row = {
         "method": "hf_datavalue LAVA (probe_logits), full SST-2",
         "data": f"sst2 {len(xt)} x {len(xv)}",

@@ -27,7 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DOMAINS, prepare, tiny_gpt2  # noqa: E402
 
-from hf_datavalue.mixing import AutoScale, DDOConfig, DDORunner, MixtureWeights, interleave_datasets  # noqa: E402
+from hf_datavalue.mixing import AutoScale, DDOConfig, MixtureWeights, interleave_datasets  # noqa: E402
+from hf_datavalue.training import DDORunner  # noqa: E402
 
 logger = logging.getLogger("toy_autoscale")
 

@@ -3,7 +3,7 @@
 ```python
 from hf_datavalue import LavaConfig, LavaValuer
 
-train = LavaValuer(LavaConfig(feature_column="embedding")).add_values(train, valid)  # + lava_value column
+train = LavaValuer(LavaConfig(embedding_column="embedding")).add_values(train, valid)  # + lava_value column
 ```
 
 Names are imported lazily (PEP 562), so `import hf_datavalue` stays cheap and never pulls optional
@@ -26,16 +26,21 @@ _EXPORTS: dict[str, str] = {
     "compute_lava_values": "hf_datavalue.lava",
     # GOT-D
     "GotdConfig": "hf_datavalue.gotd",
+    "GotdResult": "hf_datavalue.gotd",
     "GotdSelector": "hf_datavalue.gotd",
     # DDO / AutoScale and the quota sampler
     "AutoScale": "hf_datavalue.mixing",
     "AutoScaleConfig": "hf_datavalue.mixing",
     "DDO": "hf_datavalue.mixing",
     "DDOConfig": "hf_datavalue.mixing",
-    "DDORunner": "hf_datavalue.mixing",
+    "DDORunner": "hf_datavalue.training",
     "LossTable": "hf_datavalue.mixing",
     "MixtureWeights": "hf_datavalue.mixing",
     "interleave_datasets": "hf_datavalue.mixing",
+    # DAM
+    "DamBenchmark": "hf_datavalue.dam",
+    "DamConfig": "hf_datavalue.dam",
+    "DamResult": "hf_datavalue.dam",
     # attribution
     "AttributionResult": "hf_datavalue.attribution",
     "ForwardInfConfig": "hf_datavalue.attribution",
@@ -44,7 +49,14 @@ _EXPORTS: dict[str, str] = {
     "forward_inf_scores": "hf_datavalue.attribution",
     "grad_dot_scores": "hf_datavalue.attribution",
     "self_loss_scores": "hf_datavalue.attribution",
+    # FastTrack
+    "FastTrackConfig": "hf_datavalue.fasttrack",
+    "FastTrackIndex": "hf_datavalue.fasttrack",
+    "FastTrackResult": "hf_datavalue.fasttrack",
+    "FastTrackTracer": "hf_datavalue.fasttrack",
+    "trace_facts": "hf_datavalue.fasttrack",
     # HF adapters
+    "FastTrackCallback": "hf_datavalue.trainer_callbacks",
     "ForwardInfCallback": "hf_datavalue.trainer_callbacks",
     "ScoringCallback": "hf_datavalue.trainer_callbacks",
     "HubValues": "hf_datavalue.hub_cards",
@@ -67,10 +79,19 @@ __all__ = [
     "DDO",
     "DDOConfig",
     "DDORunner",
+    "DamBenchmark",
+    "DamConfig",
+    "DamResult",
     "DataValueError",
+    "FastTrackConfig",
+    "FastTrackIndex",
+    "FastTrackResult",
+    "FastTrackTracer",
+    "FastTrackCallback",
     "ForwardInfCallback",
     "ForwardInfConfig",
     "GotdConfig",
+    "GotdResult",
     "GotdSelector",
     "GradDotConfig",
     "HubValues",
@@ -93,6 +114,7 @@ __all__ = [
     "load_values",
     "push_values",
     "self_loss_scores",
+    "trace_facts",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
@@ -107,7 +129,8 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     )
     from .core.errors import DataValueError
     from .core.provenance import ValueProvenance
-    from .gotd import GotdConfig, GotdSelector
+    from .dam import DamBenchmark, DamConfig, DamResult
+    from .gotd import GotdConfig, GotdResult, GotdSelector
     from .hub_cards import HubValues, PushResult, attach_values, load_values, push_values
     from .lava import LavaConfig, LavaResult, LavaValuer, compute_lava_values
     from .mixing import (
@@ -115,13 +138,13 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
         AutoScale,
         AutoScaleConfig,
         DDOConfig,
-        DDORunner,
         LossTable,
         MixtureWeights,
         interleave_datasets,
     )
     from .registry import METHODS, get_method
-    from .trainer_callbacks import ForwardInfCallback, ScoringCallback
+    from .trainer_callbacks import FastTrackCallback, ForwardInfCallback, ScoringCallback
+    from .training import DDORunner
 
 
 def __getattr__(name: str) -> Any:

@@ -97,7 +97,7 @@ def test_kernel_iterations_reproduce_log_domain_iterations(momentum):
 
 def test_kernel_reabsorbs_when_scalings_drift(monkeypatch):
     # Costs around 1e3 with eps=1e-3, and a tight absorption bound so the scalings leave it within stages.
-    monkeypatch.setattr("hf_datavalue.core.ot._ABSORB_LOG_BOUND", 0.5)
+    monkeypatch.setattr("hf_datavalue.core.ot.kernel._ABSORB_LOG_BOUND", 0.5)
     x, y = _clouds(200, 80, 3)
     cost = PointCloudCost(x * 30, y * 30, feature_weight=0.5)
     log = sinkhorn(cost, eps=1e-3, tol=1e-6, max_iter=400, momentum=1.5, mode="dense", iteration="log")

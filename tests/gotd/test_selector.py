@@ -156,8 +156,10 @@ def test_embedder_mismatch_on_resume(toy, tmp_path):
     other = GotdSelector(GotdConfig(**FAST), embedder=TableEmbedder(table, name="b"))
     with pytest.raises(OutputExistsError, match="another run"):
         other.fit(pool, target, 5, tmp_path / "r")
-    with pytest.raises(ShapeMismatchError, match="different models"):
-        other.fit(pool, target, 5, tmp_path / "r", overwrite=True)
+    # overwrite=True starts the folder clean (issue 11 item 9): every row is embedded again with model "b"
+    emb_b = TableEmbedder(table, name="b")
+    GotdSelector(GotdConfig(**FAST), embedder=emb_b).fit(pool, target, 5, tmp_path / "r", overwrite=True)
+    assert emb_b.rows == 300  # (its target embedding is cached from the refused attempt)
 
 
 def test_config_json_round_trip(tmp_path):

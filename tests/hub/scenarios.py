@@ -122,6 +122,22 @@ def cli(argv: list[str]) -> int:
     return int(args.func(args) or 0)
 
 
+def cli_error(argv: list[str]) -> dict[str, Any]:
+    """Run the real `hf-datavalue` entry point and capture its exit code and stderr."""
+    import contextlib
+    import io
+
+    from hf_datavalue.cli import main as cli_main
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stderr(buffer):
+        try:
+            code = cli_main(argv)
+        except SystemExit as exit_:
+            code = exit_.code
+    return {"code": code, "stderr": buffer.getvalue()}
+
+
 # ----------------------------------------------------------------------------- write side (gateway)
 @scenario
 def publish(work: str) -> dict[str, Any]:
@@ -248,7 +264,36 @@ def offline_setup(repo: str) -> dict[str, Any]:
     return {"expected": digest(table["row_idx"], table["lava_value"])}
 
 
+@scenario
+def contract_push(repo: str, saved: dict[str, str]) -> dict[str, Any]:
+    """The method contract's Hub leg, write side: load each saved result with its registered class and push it."""
+    from hf_datavalue import get_method
+    from hf_datavalue.hub_cards import push_values
+    from hf_datavalue.hub_cards.metadata import table_sha256
+
+    out: dict[str, Any] = {}
+    for method, folder in saved.items():
+        spec = get_method(method)
+        result = spec.result_class.load(folder)
+        push = push_values(result, repo, spec.hub_config)
+        out[method] = {"config": push.config, "sha": table_sha256(result.to_dataset(), "row_idx")}
+    return out
+
+
 # ----------------------------------------------------------------------------- read side (olah)
+@scenario
+def contract_load(repo: str, configs: dict[str, str]) -> dict[str, Any]:
+    """The method contract's Hub leg, read side: every pushed config loads back verified."""
+    from hf_datavalue.hub_cards import load_values
+    from hf_datavalue.hub_cards.metadata import table_sha256
+
+    out: dict[str, Any] = {}
+    for method, config in configs.items():
+        loaded = load_values(repo, config)
+        out[method] = {"sha": table_sha256(loaded.values, "row_idx"), "method": loaded.provenance.method}
+    return out
+
+
 @scenario
 def load_checks(work: str, first: str, source_revision: str) -> dict[str, Any]:
     """Everything read back through olah, in one fresh process."""
@@ -343,6 +388,14 @@ def load_checks(work: str, first: str, source_revision: str) -> dict[str, Any]:
         ["attach", "local/cli-values", "--config", "lava", "--data", str(data_file), "--out", str(attached)]
     )
     out["cli_attach_columns"] = pq.read_table(attached).column_names
+    # CLI failures against a live server: one error line naming what to fix, exit code 2
+    missing = str(Path(work) / "pulled-missing")
+    out["cli_pull_errors"] = {
+        "no_repo": cli_error(["pull", "local/no-such-values", "--config", "lava", "--out", missing]),
+        "no_revision": cli_error(["pull", VALUES, "--config", "lava", "--revision", "no-such-tag", "--out", missing]),
+        "no_config": cli_error(["pull", VALUES, "--config", "nosuchconfig", "--out", missing]),
+        "out_exists": cli_error(["pull", "local/cli-values", "--config", "lava", "--out", str(pulled)]),
+    }
     return out
 
 

@@ -117,7 +117,20 @@ def test_corrupted_remote_values_are_refused(loaded, kind):
 
 def test_config_without_metadata_is_refused(loaded):
     # the Hub answers 404 EntryNotFound (-> ValueTableError); olah's offline mirror answers 401 RepositoryNotFound
-    assert loaded["no_meta"]["type"] in ("ValueTableError", "RepositoryNotFoundError"), loaded["no_meta"]
+    # (-> ConfigError naming the repo and the config)
+    assert loaded["no_meta"]["type"] in ("ValueTableError", "ConfigError"), loaded["no_meta"]
+    assert "nosuchconfig" in loaded["no_meta"]["message"] and loaded["no_meta"]["is_datavalue"]
+
+
+@pytest.mark.parametrize(
+    "case,names", [("no_repo", "no-such-values"), ("no_revision", "no-such-tag"), ("no_config", "nosuchconfig"),
+                   ("out_exists", "--overwrite")],
+)  # fmt: skip
+def test_cli_pull_failures_are_one_error_line(loaded, case, names):
+    result = loaded["cli_pull_errors"][case]
+    lines = [line for line in result["stderr"].splitlines() if line.startswith("error:")]
+    assert result["code"] == 2 and "Traceback" not in result["stderr"], result
+    assert len(lines) == 1 and names in lines[0], result
 
 
 def test_token_is_never_logged(published):

@@ -37,13 +37,13 @@ def gaussian_classes(n: int, m: int, n_classes: int, dim: int, flip: float, seed
 
 
 def raw_config(**kwargs) -> LavaConfig:
-    base = {"feature_column": "embedding", "features": "embeddings", "dtype": "float64", "tol": 1e-7}
+    base = {"embedding_column": "embedding", "features": "embeddings", "dtype": "float64", "tol": 1e-7}
     base.update(kwargs)
     return LavaConfig(**base)
 
 
 def test_config_round_trips_and_rejects_unknown_fields():
-    cfg = LavaConfig(feature_column="emb", eps=0.05, lambda_y=2.0)
+    cfg = LavaConfig(embedding_column="emb", eps=0.05, lambda_y=2.0)
     assert LavaConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(ConfigError, match="lamda_y"):
         LavaConfig.from_dict({"lamda_y": 1.0})
@@ -178,7 +178,7 @@ def test_bad_inputs_raise_clear_typed_errors():
     with pytest.raises(LabelError, match="same label space"):
         valuer.compute(train, mixed)
     with pytest.raises(ConfigError):
-        LavaValuer(LavaConfig(input_column="text"), progress=False).compute(train, valid)
+        LavaValuer(LavaConfig(text_column="text"), progress=False).compute(train, valid)
 
 
 def test_save_and_load_table_round_trip(tmp_path):
@@ -203,7 +203,7 @@ def test_most_harmful_returns_highest_values():
 
 def test_probe_logit_features_on_gaussians():
     train, valid, flipped = gaussian_classes(400, 200, 4, 16, 0.2, seed=10)
-    result = compute_lava_values(train, valid, LavaConfig(feature_column="embedding"), progress=False)
+    result = compute_lava_values(train, valid, LavaConfig(embedding_column="embedding"), progress=False)
     assert result.provenance.embedder["kind"] == "probe_logits"
     # A 4-class probe fitted on 200 validation rows (measured 0.74; chance is 0.5). Real data: test_lava_real_data.
     assert auroc(result.values, flipped) >= 0.7

@@ -32,7 +32,7 @@ def test_sst2_minilm_probe_logits_detect_flipped_labels(shared_data, tmp_path):
     train = train.remove_columns("label").add_column("label", noisy.tolist())
 
     embedder = TransformersEmbedder(str(gt_minilm.get_model_path()), max_length=64, device="cpu")
-    valuer = LavaValuer(LavaConfig(input_column="sentence"), embedder=embedder, progress=False)
+    valuer = LavaValuer(LavaConfig(text_column="sentence"), embedder=embedder, progress=False)
     result = valuer.compute(train, valid)
     score = auroc(result.values, flipped)
     assert score >= 0.8, score
@@ -51,7 +51,7 @@ def test_cifar10_pixels_probe_logits_detect_flipped_labels(shared_data):
     labels[flipped] = (labels[flipped] + rng.integers(1, 10, int(flipped.sum()))) % 10
     train = Dataset.from_dict({"embedding": xt, "label": labels})
     valid = Dataset.from_dict({"embedding": xv, "label": data["y_test"]})
-    result = LavaValuer(LavaConfig(feature_column="embedding"), progress=False).compute(train, valid)
+    result = LavaValuer(LavaConfig(embedding_column="embedding"), progress=False).compute(train, valid)
     lava_auc = auroc(result.values, flipped)
     knn_auc = auroc(knn_label_disagreement(xt, labels, xv, data["y_test"], k=10), flipped)
     # Measured: LAVA 0.709, kNN 0.668 on raw pixels (a generic feature space; see docs/benchmarks.md).

@@ -10,8 +10,9 @@ import pytest
 from datasets import Dataset
 
 from hf_datavalue.core.errors import ConfigError, OutputExistsError
-from hf_datavalue.mixing import DDOConfig, DDORunner, LossTable, MixtureWeights
-from hf_datavalue.mixing import runner as runner_module
+from hf_datavalue.mixing import DDOConfig, LossTable, MixtureWeights
+from hf_datavalue.training import DDORunner
+from hf_datavalue.training import ddo_runner as runner_module
 
 BLOCK = 16
 VOCAB = 64

@@ -9,7 +9,12 @@ To first order one SGD step gives `lr * ∇L(z_i)ᵀ∇L(T)`, i.e. the gradient 
 checkpoint); the estimator does *not* approximate leave-one-out retraining (about 0.54 Pearson against exact
 LOO on a convex model). Its advantage is operational: forward passes only, no stored gradients, and a group
 mode that costs one update plus one sweep. `mode="jvp"` returns the `lr -> 0` limit `score / lr` in one
-forward-mode pass per training batch.
+forward-mode pass per training batch (attention runs on SDPA's math kernel during it, as forward-mode AD has no
+flash kernel).
+
+Half-precision (bf16/fp16) models are scored on a float32 copy of their weights (`compute_dtype="auto"`): a
+bf16 step of lr 1e-3 mostly rounds away. This costs 4 bytes per parameter while scoring; see
+[`~hf_datavalue.attribution._precision`].
 
 Usage:
 
@@ -38,6 +43,7 @@ from ..core.errors import ConfigError, NonFiniteError
 from ..core.gradients import HFPerExampleLoss, LossFn, per_example_loss, query_gradient, select_parameters
 from ._common import model_device, prepare_pair, query_batches, renamed_missing_labels, scoring_mode
 from ._config import JSONConfigMixin
+from ._precision import COMPUTE_DTYPES, cast_batch, float32_state, forward_ad_attention, master_dtype, needs_upcast
 from .data import ordered_loader, sweep
 from .result import AttributionResult
 
@@ -75,6 +81,10 @@ class ForwardInfConfig(JSONConfigMixin):
         query_chunk_size (`int`, *optional*, defaults to `8`): queries whose updated parameters are held at once
             and scored in the same sweep (memory: this many copies of the updated subset).
         top_k (`int`, *optional*, defaults to `10`): rows per query in `top_k.parquet`.
+        compute_dtype (`str`, *optional*, defaults to `"auto"`): `"auto"` scores a float16/bfloat16 model on a
+            float32 copy of its weights (4 bytes per parameter while scoring, twice a bf16 model's weights, plus
+            4 bytes per updated parameter per query in a chunk) so that the update and the loss change survive;
+            `"model"` keeps the model's own dtype (a bf16 step at lr 1e-3 mostly rounds away).
     """
 
     method = "forward_inf"
@@ -91,6 +101,9 @@ class ForwardInfConfig(JSONConfigMixin):
     batch_size: int = field(default=32, metadata={"help": "batch size of the train sweeps"})
     query_chunk_size: int = field(default=8, metadata={"help": "queries scored per train sweep"})
     top_k: int = field(default=10, metadata={"help": "rows per query in top_k.parquet"})
+    compute_dtype: str = field(
+        default="auto", metadata={"help": "'auto' (float32 copy of a bf16/fp16 model while scoring) or 'model'"}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -104,6 +117,8 @@ class ForwardInfConfig(JSONConfigMixin):
             raise ConfigError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.compute_dtype not in COMPUTE_DTYPES:
+            raise ConfigError(f"compute_dtype must be one of {COMPUTE_DTYPES}, got {self.compute_dtype!r}")
         if self.mode == "jvp" and self.steps != 1:
             raise ConfigError("mode='jvp' is the small-lr limit of one step; set steps=1")
         for name in ("batch_size", "query_chunk_size", "top_k"):
@@ -115,13 +130,17 @@ class ForwardInfConfig(JSONConfigMixin):
         return HFPerExampleLoss(task=self.task, token_reduction=self.token_reduction)
 
     def semantics(self) -> str:
-        base = "positive = proponent (training the model on the query lowers this row's loss)"
+        if not self.signed:
+            # |Δloss| merges rows whose loss fell with rows whose loss rose: -score is no harm ranking.
+            base = "absolute loss change |Δloss| (proponents and opponents merged); higher = more influenced"
+            if self.mode == "group":
+                base += "; group mode: not a mislabel ranking (use signed=True, where harm = -score)"
+        else:
+            base = "positive = proponent (training the model on the query lowers this row's loss)"
+            if self.mode == "group":
+                base += "; group mode: harm = -score ranks likely mislabeled rows first"
         if self.mode == "jvp":
             base += "; jvp mode: score / lr in the lr -> 0 limit"
-        if not self.signed:
-            base = "absolute loss change |Δloss| (proponents and opponents merged); higher = more influenced"
-        if self.mode == "group":
-            base += "; group mode: harm = -score ranks likely mislabeled rows first"
         return base
 
 
@@ -131,9 +150,13 @@ def _updated_params(
     batches: Sequence[Mapping[str, Any]],
     cfg: ForwardInfConfig,
     loss_fn: LossFn | None,
+    fixed: Mapping[str, torch.Tensor] | None = None,
+    exact: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """Parameters after `cfg.steps` steps of a fresh optimizer on the query loss (the model is not touched)."""
-    current = {k: v.detach().clone() for k, v in params.items()}
+    """Master copies (float32 or wider; float64 when `exact`) of the parameters after `cfg.steps` steps of a fresh
+    optimizer on the query loss. Gradients are taken at the master values cast to the parameters' own dtypes,
+    with `fixed` substituted for the other weights; the model is not touched."""
+    current = {k: v.detach().to(master_dtype(v.dtype, exact)).clone() for k, v in params.items()}
     leaves = list(current.values())
     opt: torch.optim.Optimizer
     if cfg.optimizer == "sgd":
@@ -144,7 +167,8 @@ def _updated_params(
     for step in range(int(cfg.steps)):
         try:
             with renamed_missing_labels("test dataset"):
-                grads = query_gradient(model, current, batches, loss_fn=loss_fn, hf_loss=cfg.hf_loss())
+                at = {k: current[k].to(params[k].dtype) for k in current}
+                grads = query_gradient(model, at, batches, loss_fn=loss_fn, hf_loss=cfg.hf_loss(), fixed=fixed)
         except NonFiniteError as err:
             if step == 0:
                 raise
@@ -152,7 +176,7 @@ def _updated_params(
                 f"the query loss became NaN/inf at update step {step + 1} (lr={cfg.lr}, steps={cfg.steps}); lower them"
             ) from err
         for name, leaf in current.items():
-            leaf.grad = sign * grads[name]
+            leaf.grad = sign * grads[name].to(leaf.dtype)
         opt.step()
         opt.zero_grad(set_to_none=True)
     for name, leaf in current.items():
@@ -206,24 +230,29 @@ def forward_inf_scores(
         raise ConfigError("query_groups is only used with mode='group'")
     train, test = prepare_pair(model, train_dataset, test_dataset, loss_fn)
     device = accelerator.device if accelerator is not None else model_device(model)
-    hf_loss = cfg.hf_loss()
     t0 = time.perf_counter()
     with scoring_mode(model):
         params = select_parameters(model, cfg.params)
         n_params = int(sum(p.numel() for p in params.values()))
-        qbatches = query_batches(test, cfg.batch_size if cfg.mode == "group" else 1, collate_fn, device)
+        upcast = needs_upcast(model, cfg.compute_dtype)
+        fixed = float32_state(model) if upcast else {}
+        if upcast:
+            params = {k: fixed[k] for k in params}
+        batch_dtype = torch.float32 if upcast else None
+        qbatches = [
+            (keys, cast_batch(batch, batch_dtype))
+            for keys, batch in query_batches(test, cfg.batch_size if cfg.mode == "group" else 1, collate_fn, device)
+        ]
         if cfg.mode == "group":
             groups = _groups(qbatches, query_groups)
         else:
             groups = [(str(keys[0]), [batch]) for keys, batch in qbatches]
         loader = ordered_loader(train, cfg.batch_size, collate_fn)
+        ctx = _Scoring(model, params, fixed, batch_dtype, cfg, loss_fn, accelerator, device)
         if cfg.mode == "jvp":
-            row_idx, scores, base, new = _jvp_scores(model, params, groups, loader, cfg, loss_fn, accelerator, device)
+            row_idx, scores, base, new = _jvp_scores(ctx, groups, loader)
         else:
-            row_idx, scores, base, new = _delta_scores(
-                model, params, groups, loader, cfg, loss_fn, accelerator, device
-            )
-    del hf_loss
+            row_idx, scores, base, new = _delta_scores(ctx, groups, loader)
     result = AttributionResult(
         method="forward_inf",
         scores=scores,
@@ -238,6 +267,7 @@ def forward_inf_scores(
             "updated_param_names": sorted(params)[:50],
             "seconds": round(time.perf_counter() - t0, 4),
             "world_size": int(accelerator.num_processes) if accelerator is not None else 1,
+            "compute_dtype": "float32 copy" if upcast else str(next(iter(params.values())).dtype)[len("torch.") :],
         },
     )
     result.check_finite()
@@ -265,36 +295,61 @@ def _groups(
     return out
 
 
+@dataclass
+class _Scoring:
+    """What every sweep needs: the model, the parameters to move, the (float32) state substituted for the rest."""
+
+    model: nn.Module
+    params: Mapping[str, torch.Tensor]
+    fixed: Mapping[str, torch.Tensor]
+    batch_dtype: torch.dtype | None
+    cfg: ForwardInfConfig
+    loss_fn: LossFn | None
+    accelerator: Any
+    device: torch.device
+
+    def loss(self, batch: Mapping[str, Any], subset: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+        params = {**self.fixed, **(subset or {})}
+        return per_example_loss(self.model, batch, loss_fn=self.loss_fn, params=params or None, hf_loss=self.hf)
+
+    @property
+    def hf(self) -> HFPerExampleLoss:
+        return self.cfg.hf_loss()
+
+    def update(self, batches: Sequence[Mapping[str, Any]], exact: bool = False) -> dict[str, torch.Tensor]:
+        return _updated_params(self.model, self.params, batches, self.cfg, self.loss_fn, self.fixed, exact=exact)
+
+    def sweep(self, loader: Any, fn: Callable[[dict[str, Any]], torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+        def run(batch: dict[str, Any]) -> torch.Tensor:
+            return fn(cast_batch(batch, self.batch_dtype))
+
+        with renamed_missing_labels("train dataset"):
+            return sweep(loader, run, accelerator=self.accelerator, device=self.device)
+
+
 def _delta_scores(
-    model: nn.Module,
-    params: Mapping[str, torch.Tensor],
-    groups: list[tuple[str, list[dict[str, Any]]]],
-    loader: Any,
-    cfg: ForwardInfConfig,
-    loss_fn: LossFn | None,
-    accelerator: Any,
-    device: torch.device,
+    ctx: _Scoring, groups: list[tuple[str, list[dict[str, Any]]]], loader: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    hf_loss = cfg.hf_loss()
+    cfg = ctx.cfg
     base_parts: np.ndarray | None = None
     new_cols: list[np.ndarray] = []
     row_idx: np.ndarray | None = None
     chunk = int(cfg.query_chunk_size)
     for start in range(0, len(groups), chunk):
         deltas = [
-            _updated_params(model, params, batches, cfg, loss_fn) for _, batches in groups[start : start + chunk]
+            {k: v.to(ctx.params[k].dtype) for k, v in ctx.update(batches).items()}
+            for _, batches in groups[start : start + chunk]
         ]
         need_base = base_parts is None
 
         def fn(batch: dict[str, Any], deltas: list[dict[str, torch.Tensor]] = deltas, need_base: bool = need_base):
             with torch.no_grad():
-                outs = [per_example_loss(model, batch, loss_fn=loss_fn, params=d, hf_loss=hf_loss) for d in deltas]
+                outs = [ctx.loss(batch, d) for d in deltas]
                 if need_base:
-                    outs.insert(0, per_example_loss(model, batch, loss_fn=loss_fn, hf_loss=hf_loss))
+                    outs.insert(0, ctx.loss(batch))
             return torch.stack([o.double() for o in outs], dim=1)
 
-        with renamed_missing_labels("train dataset"):
-            keys, values = sweep(loader, fn, accelerator=accelerator, device=device)
+        keys, values = ctx.sweep(loader, fn)
         if need_base:
             base_parts, values = values[:, 0], values[:, 1:]
             row_idx = keys
@@ -310,26 +365,20 @@ def _delta_scores(
 
 
 def _jvp_scores(
-    model: nn.Module,
-    params: Mapping[str, torch.Tensor],
-    groups: list[tuple[str, list[dict[str, Any]]]],
-    loader: Any,
-    cfg: ForwardInfConfig,
-    loss_fn: LossFn | None,
-    accelerator: Any,
-    device: torch.device,
+    ctx: _Scoring, groups: list[tuple[str, list[dict[str, Any]]]], loader: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
-    hf_loss = cfg.hf_loss()
-    primals = {k: v.detach() for k, v in params.items()}
+    cfg = ctx.cfg
+    primals = {k: v.detach() for k, v in ctx.params.items()}
     tangents = []
     for _, batches in groups:
-        updated = _updated_params(model, params, batches, cfg, loss_fn)
-        tangents.append({k: (updated[k] - primals[k]) / cfg.lr for k in primals})
+        # The step is taken in float64 master copies, so (updated - primal) / lr is exact even for bf16 weights.
+        updated = ctx.update(batches, exact=True)
+        tangents.append({k: ((updated[k] - primals[k].double()) / cfg.lr).to(primals[k].dtype) for k in primals})
     sign = -1.0 if cfg.direction == "descent" else 1.0
 
     def fn(batch: dict[str, Any]) -> torch.Tensor:
         def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
-            return per_example_loss(model, batch, loss_fn=loss_fn, params=p, hf_loss=hf_loss)
+            return ctx.loss(batch, p)
 
         outs = []
         base = None
@@ -340,8 +389,8 @@ def _jvp_scores(
         assert base is not None
         return torch.stack([base.detach().double()] + [o.detach().double() for o in outs], dim=1)
 
-    with renamed_missing_labels("train dataset"):
-        row_idx, values = sweep(loader, fn, accelerator=accelerator, device=device)
+    with forward_ad_attention():
+        row_idx, values = ctx.sweep(loader, fn)
     scores = values[:, 1:]
     if not cfg.signed:
         scores = np.abs(scores)

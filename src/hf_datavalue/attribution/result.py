@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import NonFiniteError, OutputExistsError, ShapeMismatchError
-from ..core.io import prepare_output_dir, read_json, write_json_atomic, write_parquet_atomic
+from ..core.io import atomic_path, prepare_output_dir, read_json, write_json_atomic, write_parquet_atomic
 from ..core.provenance import ValueProvenance, row_key_fingerprint
 
 __all__ = ["AttributionResult"]
@@ -105,6 +105,12 @@ class AttributionResult:
             cols["new_loss"] = np.asarray(self.new_loss, dtype=np.float64).reshape(-1)
         return pa.table(cols)
 
+    def to_dataset(self) -> Any:
+        """The long-format table of [`to_table`] as a `datasets.Dataset` (one row per training row and query)."""
+        from datasets import Dataset
+
+        return Dataset(self.to_table())
+
     def top_k(self, k: int = 10) -> Any:
         """Per query, the `k` highest scores (`kind="proponent"`) and the `k` lowest (`kind="opponent"`)."""
         import pyarrow as pa
@@ -123,15 +129,17 @@ class AttributionResult:
                     out["score"].append(float(col[i]))
         return pa.table(out)
 
+    @property
     def provenance(self) -> ValueProvenance:
+        """The [`ValueProvenance`] of the long-format table (what `meta.json` and the Hub card carry)."""
         return ValueProvenance(
             method=self.method,
             score_column="score",
             score_semantics=self.score_semantics,
-            n_rows=self.n_train,
-            row_fingerprint=row_key_fingerprint(self.row_idx),
+            n_rows=self.n_train * self.n_queries,  # the long-format table: one row per (training row, query)
+            row_fingerprint=row_key_fingerprint(np.repeat(self.row_idx, self.n_queries)),
             params=dict(self.config),
-            extra={**self.extra, "query_ids": list(self.query_ids)},
+            extra={**self.extra, "query_ids": list(self.query_ids), "n_train": self.n_train},
         )
 
     def save(self, output_dir: str | os.PathLike[str], overwrite: bool = False, top_k: int = 10) -> Path:
@@ -153,13 +161,14 @@ class AttributionResult:
             tensors["base_loss"] = np.asarray(self.base_loss, dtype=np.float64)
         if self.new_loss is not None:
             tensors["new_loss"] = np.asarray(self.new_loss, dtype=np.float64)
-        prov = self.provenance().to_dict()
+        prov = self.provenance.to_dict()
         write_json_atomic(path / "meta.json", prov)
         write_parquet_atomic(path / "scores.parquet", self.to_table(), metadata=prov)
         write_parquet_atomic(path / "top_k.parquet", self.top_k(top_k), metadata=prov)
-        tmp = path / ".scores.safetensors.tmp"
-        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp), metadata={"method": self.method})
-        os.replace(tmp, path / "scores.safetensors")
+        arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+        atomic_path(
+            path / "scores.safetensors", lambda tmp: save_file(arrays, str(tmp), metadata={"method": self.method})
+        )
         return path
 
     @classmethod
@@ -172,6 +181,7 @@ class AttributionResult:
         prov = read_json(path / "meta.json")
         extra = dict(prov.get("extra", {}))
         query_ids = [str(q) for q in extra.pop("query_ids")]
+        extra.pop("n_train", None)
         return cls(
             method=prov["method"],
             scores=tensors["scores"],

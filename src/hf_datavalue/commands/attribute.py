@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigError, MissingColumnError
+from ._args import add_config_arguments, config_from_args
 from ._data import load_table
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,9 @@ METHODS = ("forward-inf", "self-loss", "grad-dot")
 
 
 def register(subparsers: Any) -> None:
-    """Add the `attribute` sub-command."""
+    """Add the `attribute` sub-command (its method options are generated from [`ForwardInfConfig`])."""
+    from ..attribution import ForwardInfConfig
+
     p = subparsers.add_parser(
         "attribute",
         help="training-data attribution: Forward-INF, self-loss or grad-dot",
@@ -40,34 +43,31 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", required=True, help="local model folder (save_pretrained output)")
     p.add_argument("--train", required=True, help="training data to score (file or save_to_disk folder)")
     p.add_argument("--test", help="queries with labels (needed for forward-inf and grad-dot)")
-    p.add_argument("--method", choices=METHODS, default="forward-inf")
+    p.add_argument("--method", choices=METHODS, default="forward-inf", help="scoring method (default: forward-inf)")
     p.add_argument("--output-dir", required=True, help="result folder (refuses to overwrite other results)")
     p.add_argument("--overwrite", action="store_true", help="replace results already in --output-dir")
-    p.add_argument("--task", default="auto", help="auto, sequence_classification, causal_lm, masked_lm, ...")
     p.add_argument("--text-column", help="tokenize this column with the model's tokenizer")
-    p.add_argument("--label-column", default="label", help="label column (renamed to 'labels')")
-    p.add_argument("--max-length", type=int, default=128, help="tokenizer truncation length")
-    p.add_argument("--mode", default="per_query", help="per_query, group or jvp (forward-inf); per_query/group")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--steps", type=int, default=1)
-    p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"))
-    p.add_argument("--direction", default="descent", choices=("descent", "ascent"))
-    p.add_argument("--absolute", action="store_true", help="report |Δloss| (reference behaviour)")
-    p.add_argument("--params", nargs="*", help="globs of the parameters to update (default: all trainable)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--top-k", type=int, default=10)
+    p.add_argument("--label-column", default="label", help="label column, renamed to 'labels' (default: label)")
+    p.add_argument("--max-length", type=int, default=128, help="tokenizer truncation length (default: 128)")
+    p.add_argument("--absolute", action="store_true", help="report |Δloss| instead of the signed change (reference)")
+    group = p.add_argument_group(
+        "method options (ForwardInfConfig fields; grad-dot and self-loss read the ones they have)"
+    )
+    add_config_arguments(group, ForwardInfConfig, exclude={"signed"})
     p.set_defaults(func=run)
 
 
 def _load(path: str, what: str) -> Any:
-    if not Path(path).exists() and Path(path).suffix:
-        raise ConfigError(f"{what} file {path} does not exist")
-    return load_table(path)
+    return load_table(path, what=what)
 
 
 def _model(path: str, task: str) -> Any:
     import transformers
 
+    if not Path(path).expanduser().is_dir():
+        raise ConfigError(f"--model {path} is not a folder: give a local model folder (save_pretrained output)")
+    if not (Path(path).expanduser() / "config.json").is_file():
+        raise ConfigError(f"--model {path} has no config.json: give a folder written by save_pretrained")
     config = transformers.AutoConfig.from_pretrained(path)
     if task == "causal_lm":
         cls: Any = transformers.AutoModelForCausalLM
@@ -106,7 +106,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.method != "self-loss" and not args.test:
         raise ConfigError(f"--method {args.method} needs --test")
-    model = _model(args.model, args.task)
+    task = args.task or "auto"
+    # validate the options before loading anything heavy
+    if args.method == "forward-inf":
+        cfg: Any = config_from_args(ForwardInfConfig, args, signed=not args.absolute, task=task)
+    elif args.method == "grad-dot":
+        cfg = config_from_args(GradDotConfig, args, task=task)
+    else:
+        cfg = config_from_args(SelfLossConfig, args, task=task)
+    train_raw = _load(args.train, "--train")
+    test_raw = _load(args.test, "--test") if args.test else None
+    model = _model(args.model, task)
     tokenizer = None
     collate = None
     if args.text_column:
@@ -114,22 +124,14 @@ def run(args: argparse.Namespace) -> int:
 
         tokenizer = AutoTokenizer.from_pretrained(args.model)
         collate = DataCollatorWithPadding(tokenizer)
-    train = _prepare(_load(args.train, "train"), args, tokenizer, "train dataset")
-    test = _prepare(_load(args.test, "test"), args, tokenizer, "test dataset") if args.test else None
-    task = args.task if args.task != "auto" else "auto"
+    train = _prepare(train_raw, args, tokenizer, "train dataset")
+    test = _prepare(test_raw, args, tokenizer, "test dataset") if test_raw is not None else None
     if args.method == "forward-inf":
-        cfg = ForwardInfConfig(lr=args.lr, steps=args.steps, optimizer=args.optimizer, direction=args.direction,
-                               signed=not args.absolute, mode=args.mode, params=args.params or None, task=task,
-                               batch_size=args.batch_size, top_k=args.top_k)  # fmt: skip
         result = forward_inf_scores(model, train, test, cfg, collate_fn=collate)
     elif args.method == "grad-dot":
-        gcfg = GradDotConfig(mode=args.mode, params=args.params or None, task=task, batch_size=args.batch_size,
-                             top_k=args.top_k)  # fmt: skip
-        result = grad_dot_scores(model, train, test, gcfg, collate_fn=collate)
+        result = grad_dot_scores(model, train, test, cfg, collate_fn=collate)
     else:
-        result = self_loss_scores(
-            model, train, SelfLossConfig(task=task, batch_size=args.batch_size), collate_fn=collate
-        )
-    path = result.save(args.output_dir, overwrite=args.overwrite, top_k=args.top_k)
+        result = self_loss_scores(model, train, cfg, collate_fn=collate)
+    path = result.save(args.output_dir, overwrite=args.overwrite, top_k=cfg.top_k)
     print(f"{result.method}: {result.n_train} rows x {result.n_queries} queries -> {path}")
     return 0

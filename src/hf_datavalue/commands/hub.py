@@ -20,8 +20,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import DataValueError
-from ._data import load_table
+from ..core.errors import ConfigError, DataValueError, ValueTableError
+from ._data import load_json_file, load_table
 
 logger = logging.getLogger(__name__)
 
@@ -29,33 +29,46 @@ __all__ = ["register"]
 
 
 def _read_provenance(values_path: Path, meta: str | None) -> Any:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from ..core.provenance import ValueProvenance
 
     if meta:
-        data = json.loads(Path(meta).read_text(encoding="utf-8"))
+        data = load_json_file(meta, "--meta file")
     else:
-        schema_meta = pq.read_schema(values_path).metadata or {}
+        try:
+            schema_meta = pq.read_schema(values_path).metadata or {}
+        except (OSError, pa.ArrowException) as err:
+            raise ConfigError(f"{values_path} is not a readable parquet file: {err}") from err
         if b"hf_datavalue" in schema_meta:
-            data = json.loads(schema_meta[b"hf_datavalue"])
+            try:
+                data = json.loads(schema_meta[b"hf_datavalue"])
+            except json.JSONDecodeError as err:
+                raise ValueTableError(
+                    f"{values_path}: its hf_datavalue schema metadata is not JSON ({err.msg})"
+                ) from err
         elif (values_path.parent / "meta.json").is_file():
-            data = json.loads((values_path.parent / "meta.json").read_text(encoding="utf-8"))
+            data = load_json_file(str(values_path.parent / "meta.json"), "meta.json")
         else:
             raise DataValueError(
                 f"no provenance for {values_path}: pass --meta, or keep the run's meta.json beside the parquet"
             )
     if isinstance(data, dict) and isinstance(data.get("provenance"), dict):
         data = data["provenance"]  # a run's meta.json may wrap the provenance with other run facts
-    if not isinstance(data, dict) or "method" not in data:
-        raise DataValueError("the provenance JSON must be an object with at least method, score_column, n_rows")
-    return ValueProvenance.from_dict(data)
+    required = ("method", "score_column", "score_semantics", "n_rows", "row_fingerprint")
+    if not isinstance(data, dict) or any(k not in data for k in required):
+        raise ValueTableError(f"the provenance JSON must be an object with at least the fields {list(required)}")
+    try:
+        return ValueProvenance.from_dict(data)
+    except TypeError as err:
+        raise ValueTableError(f"the provenance JSON is malformed: {err}") from err
 
 
-def _load_local(path: str) -> Any:
+def _load_local(path: str, what: str) -> Any:
     if not Path(path).exists():
-        raise DataValueError(f"{path} does not exist; give a .parquet/.jsonl/.csv file or a save_to_disk folder")
-    return load_table(path)
+        raise ConfigError(f"{what} {path} does not exist; give a .parquet/.jsonl/.csv file or a save_to_disk folder")
+    return load_table(path, what=what)
 
 
 def run_push(args: argparse.Namespace) -> int:
@@ -64,6 +77,8 @@ def run_push(args: argparse.Namespace) -> int:
     from ..hub_cards import push_values
 
     path = Path(args.values)
+    if not path.exists():
+        raise ConfigError(f"values {path} does not exist; give the values parquet or the run folder holding it")
     if path.is_dir():
         candidates = (
             [path / "values.parquet"] if (path / "values.parquet").is_file() else sorted(path.glob("*.parquet"))
@@ -76,8 +91,22 @@ def run_push(args: argparse.Namespace) -> int:
     provenance = _read_provenance(path, args.meta)
     if args.source_revision:
         provenance.source_revision = args.source_revision
-    values = datasets.Dataset.from_parquet(str(path))
-    source = _load_local(args.source) if args.source else None
+    try:
+        values = datasets.Dataset.from_parquet(str(path))
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"cannot read the values parquet {path}: {err}") from err
+    source_arg = args.source
+    recorded_source = provenance.extra.get("source_path") if isinstance(provenance.extra, dict) else None
+    if source_arg is None and not args.no_row_hashes and isinstance(recorded_source, str):
+        if Path(recorded_source).exists():
+            source_arg = recorded_source  # the rows the method valued: record their hashes by default
+            logger.info("recording row hashes of %s (the run's source_path); --no-row-hashes skips this", source_arg)
+        else:
+            logger.warning(
+                "the run's source %s is not here: the values get no row hashes (pass --source to record them)",
+                recorded_source,
+            )
+    source = _load_local(source_arg, "--source") if source_arg and not args.no_row_hashes else None
     result = push_values(
         values,
         args.repo,
@@ -97,11 +126,13 @@ def run_push(args: argparse.Namespace) -> int:
 
 
 def run_pull(args: argparse.Namespace) -> int:
-    from ..core.io import write_json_atomic, write_parquet_atomic
+    from ..core.io import check_output_file, write_json_atomic, write_parquet_atomic
     from ..hub_cards import load_values
 
-    loaded = load_values(args.repo, args.config, revision=args.revision)
     out = Path(args.out)
+    for name in ("values.parquet", "meta.json"):
+        check_output_file(out / name, overwrite=args.overwrite)
+    loaded = load_values(args.repo, args.config, revision=args.revision)
     table = loaded.values.with_format("arrow")[:]
     write_parquet_atomic(out / "values.parquet", table, metadata=loaded.metadata)
     write_json_atomic(out / "meta.json", loaded.metadata)
@@ -120,17 +151,20 @@ def run_pull(args: argparse.Namespace) -> int:
 
 
 def run_attach(args: argparse.Namespace) -> int:
-    from ..core.io import write_parquet_atomic
+    from ..core.io import check_output_file, write_parquet_atomic
     from ..hub_cards import attach_values, load_values
 
+    if Path(args.out).suffix != ".parquet":
+        raise ConfigError(f"--out must end in .parquet, got {args.out}")
+    check_output_file(args.out, overwrite=args.overwrite)
+    data = _load_local(args.data, "--data")
     loaded = load_values(args.repo, args.config, revision=args.revision)
-    data = _load_local(args.data)
     attached = attach_values(
         data,
         loaded,
         source_revision=args.source_revision,
-        allow_revision_mismatch=args.allow_revision_mismatch,
-        allow_row_mismatch=args.allow_row_mismatch,
+        allow_revision_mismatch=args.allow_revision_mismatch or args.force,
+        allow_row_mismatch=args.allow_row_mismatch or args.force,
     )
     write_parquet_atomic(args.out, attached.with_format("arrow")[:], metadata=loaded.metadata)
     print(
@@ -156,7 +190,11 @@ def register(subparsers: Any) -> None:
     push.add_argument("--repo", required=True, help="values repo id, e.g. me/sst2-values")
     push.add_argument("--config", help="config name (defaults to the method name)")
     push.add_argument("--meta", help="provenance JSON (defaults to the parquet's metadata or a meta.json beside it)")
-    push.add_argument("--source", help="local copy of the valued rows (json/csv/parquet), to record row hashes")
+    push.add_argument(
+        "--source",
+        help="local copy of the valued rows (json/csv/parquet), to record row hashes (default: the run's source_path)",
+    )
+    push.add_argument("--no-row-hashes", action="store_true", help="publish without per-row content hashes")
     push.add_argument("--source-revision", help="commit sha of the source dataset the values were computed on")
     push.add_argument("--private", action="store_true", help="create the repo as private")
     push.add_argument("--no-histogram", action="store_true", help="do not add the histogram image to the card")
@@ -167,7 +205,8 @@ def register(subparsers: Any) -> None:
     pull.add_argument("repo", help="values repo id")
     pull.add_argument("--config", required=True, help="config name, e.g. lava")
     pull.add_argument("--revision", help="branch, tag or commit sha (defaults to main)")
-    pull.add_argument("--out", required=True, help="output folder")
+    pull.add_argument("--out", required=True, help="output folder (values.parquet + meta.json)")
+    pull.add_argument("--overwrite", action="store_true", help="replace values.parquet/meta.json already in --out")
     pull.set_defaults(func=run_pull)
 
     attach = subparsers.add_parser("attach", help="join verified Hub values onto a local dataset file by row_idx")
@@ -178,5 +217,7 @@ def register(subparsers: Any) -> None:
     attach.add_argument("--source-revision", help="commit sha the data corresponds to, checked against the values")
     attach.add_argument("--allow-revision-mismatch", action="store_true", help="attach although revisions differ")
     attach.add_argument("--allow-row-mismatch", action="store_true", help="attach although rows differ")
+    attach.add_argument("--force", action="store_true", help="both of the above: attach although nothing matches")
     attach.add_argument("--out", required=True, help="output parquet")
+    attach.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     attach.set_defaults(func=run_attach)

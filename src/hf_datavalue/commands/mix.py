@@ -14,7 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
+
+from ..core.errors import ConfigError
 
 __all__ = ["register"]
 
@@ -42,10 +45,18 @@ def register(subparsers: Any) -> None:
     show.set_defaults(func=_show)
 
 
+def _existing(path: str, flag: str) -> str:
+    if not Path(path).is_file():
+        raise ConfigError(
+            f"{flag} {path} does not exist" if not Path(path).exists() else f"{flag} {path} is not a file"
+        )
+    return path
+
+
 def _ddo(args: argparse.Namespace) -> int:
     from ..mixing.ddo import DDO, DDOConfig, LossTable
 
-    table = LossTable.load(args.table)
+    table = LossTable.load(_existing(args.table, "--table"))
     weights = DDO(DDOConfig(lower=args.lower)).fit(table)
     weights.save(args.out)
     _print(weights)
@@ -56,7 +67,7 @@ def _predict(args: argparse.Namespace) -> int:
     from ..core.mixture import MixtureWeights
     from ..mixing.autoscale import AutoScale
 
-    anchors = [MixtureWeights.load(p) for p in args.anchor]
+    anchors = [MixtureWeights.load(_existing(p, "--anchor")) for p in args.anchor]
     weights = AutoScale(anchors).predict(args.budget)
     weights.save(args.out)
     _print(weights)
@@ -66,7 +77,7 @@ def _predict(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from ..core.mixture import MixtureWeights
 
-    weights = MixtureWeights.load(args.weights)
+    weights = MixtureWeights.load(_existing(args.weights, "weights file"))
     _print(weights)
     if args.plot:
         weights.plot(args.plot)

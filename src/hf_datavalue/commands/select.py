@@ -10,7 +10,16 @@ hf-datavalue select --pool pool.jsonl --target target.jsonl --k 20000 --out outp
 Writes into `--out`: `selected.parquet` (the selected rows, or only `row_idx` + `gotd_score` with
 `--write ids`), `scores.parquet` (every row, provenance in the schema metadata), `chunk_scores.parquet`,
 `config.json`, `meta.json`, and `scores_by_domain.png` when a domain column is given. Rerunning the same
-command resumes an interrupted run from its finished shards.
+command resumes an interrupted run from its finished shards; a folder of another run (another config, or
+shards of other pool rows) is refused unless `--overwrite`, which recomputes what differs.
+
+The same command runs under `accelerate launch`, with the identical selection: every process embeds and
+scores its own pool shards, rank 0 solves and writes.
+
+```bash
+accelerate launch --multi_gpu --num_processes 2 -m hf_datavalue.cli select --pool pool.jsonl \
+    --target target.jsonl --k 20000 --out outputs/gotd/run1
+```
 """
 
 from __future__ import annotations
@@ -57,10 +66,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-iter", type=int, help="Sinkhorn iterations")
     p.add_argument("--shard-size", type=int, help="pool rows per shard")
     p.add_argument("--prefilter-keep-domains", type=int, help="keep the N domains closest to the target")
-    p.add_argument("--device", help="device of the OT arithmetic (default cpu)")
+    p.add_argument("--device", help="device of the OT arithmetic: cpu, cuda or auto (default cpu)")
     p.add_argument("--streaming", action="store_true", help="read the pool as an IterableDataset")
     p.add_argument("--write", choices=["rows", "ids"], default="rows", help="selected rows or only ids and scores")
-    p.add_argument("--overwrite", action="store_true", help="reuse an output folder of a different run")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start an output folder of another run (config or data) clean instead of refusing",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 
@@ -69,6 +82,12 @@ _FLAG_FIELDS = (
     "embedder", "text_column", "embedding_column", "id_column", "domain_column", "chunk_size", "target_concat",
     "eps", "eps_mode", "tol", "max_iter", "shard_size", "prefilter_keep_domains", "device",
 )  # fmt: skip
+
+
+def _is_main_process() -> bool:
+    from ..core.distributed import process_context
+
+    return process_context().is_main
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,31 +105,31 @@ def run(args: argparse.Namespace) -> int:
     if args.no_progress:
         base["progress"] = False
     config = GotdConfig.from_dict(base)
-    pool = load_table(args.pool, args.split, streaming=args.streaming)
-    target = load_table(args.target, args.split)
+    pool = load_table(args.pool, args.split, streaming=args.streaming, what="--pool")
+    target = load_table(args.target, args.split, what="--target")
     selector = GotdSelector(config).fit(pool, target, k=args.k, output_dir=args.out, overwrite=args.overwrite)
+    result = selector.result
     out = Path(args.out)
-    chosen = selector.selected_ids(args.k)
+    chosen = result.selected_ids(args.k)
+    if not _is_main_process():  # every process holds the same result; rank 0 writes
+        return 0
     if args.write == "ids":
-        scores = selector.row_score_[selector._lookup(chosen)]
-        write_parquet_atomic(out / "selected.parquet", {"row_idx": chosen, "gotd_score": scores},
-                             metadata=selector.provenance.to_dict())  # fmt: skip
+        table: Any = {"row_idx": chosen, "gotd_score": result.scores_of(chosen)}
     else:
         rows = selector.select(pool, args.k)
         if args.streaming:
             import datasets
 
             rows = datasets.Dataset.from_list(list(rows))
-        write_parquet_atomic(
-            out / "selected.parquet", rows.flatten_indices().data.table, metadata=selector.provenance.to_dict()
-        )
-    info = selector.solve_info
+        table = rows.flatten_indices().data.table
+    write_parquet_atomic(out / "selected.parquet", table, metadata=result.provenance.to_dict())
+    info = result.solve_info
     logger.info(
         "selected %d of %d rows into %s (OT value %.4g, eps %.3g, %d iterations, marginal error %.2e)",
-        len(chosen), len(selector.row_ids_), out / "selected.parquet", info["ot_value"], info["eps"],
+        len(chosen), len(result.row_idx), out / "selected.parquet", info["ot_value"], info["eps"],
         info["n_iter"], info["target_marginal_error"],
     )  # fmt: skip
     print(
-        f"selected {len(chosen)} rows -> {out / 'selected.parquet'} (best score {float(np.nanmin(selector.row_score_)):.4g})"
+        f"selected {len(chosen)} rows -> {out / 'selected.parquet'} (best score {float(np.nanmin(result.score)):.4g})"
     )
     return 0

@@ -50,8 +50,10 @@ def check_finite_fields(config: Any) -> None:
         value = getattr(config, f.name)
         if isinstance(value, float) and not math.isfinite(value):
             bad.append(f"{f.name}={value}")
-        elif isinstance(value, (list, tuple)) and any(isinstance(v, float) and not math.isfinite(v) for v in value):
-            bad.append(f"{f.name}={list(value)}")
+        elif isinstance(value, (list, tuple, dict)):
+            items = value.values() if isinstance(value, dict) else value
+            if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+                bad.append(f"{f.name}={value}")
     if bad:
         raise ConfigError(f"{type(config).__name__} needs finite numbers; got {', '.join(bad)}")
 

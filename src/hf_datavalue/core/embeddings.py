@@ -30,13 +30,22 @@ import hashlib
 import json
 import logging
 import os
+import re
+import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from .errors import EmptyDatasetError, MissingColumnError, MissingDependencyError, NonFiniteError, ShapeMismatchError
+from .errors import (
+    ConfigError,
+    EmptyDatasetError,
+    MissingColumnError,
+    MissingDependencyError,
+    NonFiniteError,
+    ShapeMismatchError,
+)
 
 __all__ = [
     "Embedder",
@@ -44,28 +53,113 @@ __all__ = [
     "PixelEmbedder",
     "SentenceTransformerEmbedder",
     "TransformersEmbedder",
+    "check_model_ref",
     "default_device",
     "embed_dataset",
     "embedding_matrix",
     "get_embedder",
+    "model_identity",
 ]
 
 logger = logging.getLogger(__name__)
 
 
 def default_device() -> str:
-    """`"cuda"` when a GPU is visible, else `"cpu"`."""
-    import torch
+    """This process's GPU when one is visible (`cuda:<local rank>` under `accelerate launch`), else `"cpu"`."""
+    from .distributed import resolve_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_device("auto")
 
 
-def _model_revision(path: str) -> str:
-    """A stable identity for a local model folder (hash of its config) or the Hub id itself."""
-    config = Path(path) / "config.json"
-    if config.is_file():
-        return "sha256:" + hashlib.sha256(config.read_bytes()).hexdigest()[:16]
-    return "hub"
+_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+# skipped when hashing a model folder: training leftovers that do not change the weights being loaded
+_SKIP_DIRS = re.compile(r"^(\..*|checkpoint-\d+|runs|__pycache__)$")
+# (path, size, mtime_ns, inode) -> content hash; a rewritten file gets a new stat, so a retrain is never missed
+_FILE_HASHES: dict[tuple[str, int, int, int], str] = {}
+
+
+def check_model_ref(ref: str, what: str = "model") -> str:
+    """Check that `ref` is an existing local path or a well-formed Hub id (`org/name`); returns it.
+
+    Raises:
+        [`ConfigError`]: a local-looking path that does not exist, or a string that cannot be a Hub id, with what
+            to fix (instead of the Hub client's "Repo id must use alphanumeric chars" for a mistyped folder).
+    """
+    ref = str(ref)
+    if Path(ref).expanduser().exists():
+        return ref
+    if ref.startswith(("/", "./", "../", "~", "\\")) or (len(ref) > 1 and ref[1] == ":"):
+        raise ConfigError(f"{what} folder {ref!r} does not exist; give an existing model folder or a Hub id")
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(ref)
+    except HFValidationError as err:
+        raise ConfigError(
+            f"{what} {ref!r} is neither an existing local folder nor a valid Hub id (org/name): check the path"
+        ) from err
+    return ref
+
+
+def _file_hash(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+    cached = _FILE_HASHES.get(key)
+    if cached is None:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(chunk)
+        cached = _FILE_HASHES[key] = digest.hexdigest()
+    return cached
+
+
+def _folder_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not _SKIP_DIRS.match(d))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(root) / name
+            digest.update(f"{path.relative_to(folder).as_posix()}\0{_file_hash(path)}\n".encode())
+    return "files-sha256:" + digest.hexdigest()[:32]
+
+
+def _hub_commit(repo_id: str, revision: str | None) -> str | None:
+    """The commit sha `revision` of a Hub model resolves to (from the cache when offline); `None` if unknown."""
+    if revision and _SHA_RE.match(revision):
+        return revision
+    from huggingface_hub import hf_hub_download
+
+    for filename in ("config.json", "modules.json"):
+        try:
+            local = Path(hf_hub_download(repo_id, filename, revision=revision))
+        except (OSError, ValueError) as err:  # offline without a cache, gated, no such file: try the next one
+            logger.debug("could not resolve %s@%s via %s: %s", repo_id, revision, filename, err)
+            continue
+        snapshot = local.parent.name
+        if _SHA_RE.match(snapshot):
+            return snapshot
+    return None
+
+
+def model_identity(model_name_or_path: str, revision: str | None = None) -> str | None:
+    """What identifies a model's weights, for cache keys and provenance.
+
+    A local folder is keyed by a hash of its files' contents (weights, config, tokenizer; hidden folders and
+    `checkpoint-*` folders skipped), so retraining a model in place gives a new key; each file's hash is memoised
+    by its path, size, modification time and inode, so the weights are re-read only after they change. A Hub model
+    is keyed by the commit sha its revision resolves to. Returns `None` when the revision cannot be resolved
+    (offline without a cached copy): the caller must then not reuse cached results.
+    """
+    path = Path(model_name_or_path).expanduser()
+    if path.is_dir():
+        return _folder_digest(path)
+    if path.is_file():
+        return "file-sha256:" + _file_hash(path)[:32]
+    return _hub_commit(str(model_name_or_path), revision)
 
 
 class Embedder(ABC):
@@ -84,7 +178,16 @@ class Embedder(ABC):
         """A JSON-able identity: model path or id, revision, pooling, max length..."""
 
     def cache_key(self) -> str:
-        return hashlib.sha256(json.dumps(self.describe(), sort_keys=True).encode()).hexdigest()[:32]
+        """A key for cached embeddings: a hash of [`describe`].
+
+        When the description has a `"revision"` entry that is `None` (a model whose weights could not be
+        identified), the key is unique per call, so embeddings of unidentified weights are never reused.
+        """
+        described = self.describe()
+        if "revision" in described and described["revision"] is None:
+            logger.warning("cannot identify the weights of %s: its embeddings are not cached", described.get("repo"))
+            return uuid.uuid4().hex
+        return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
 
 
 class TransformersEmbedder(Embedder):
@@ -111,12 +214,12 @@ class TransformersEmbedder(Embedder):
         device: str | None = None,
         revision: str | None = None,
     ):
-        self.model_name_or_path = str(model_name_or_path)
+        self.model_name_or_path = check_model_ref(str(model_name_or_path), "embedder")
         self.pooling = pooling
         self.max_length = max_length
         self.padding = padding
         self.normalize = normalize
-        self.device = device or default_device()
+        self.device = default_device() if device in (None, "auto") else str(device)
         self.revision = revision
         self._model: Any = None
         self._tokenizer: Any = None
@@ -157,7 +260,7 @@ class TransformersEmbedder(Embedder):
         return {
             "type": "transformers",
             "repo": self.model_name_or_path,
-            "revision": self.revision or _model_revision(self.model_name_or_path),
+            "revision": model_identity(self.model_name_or_path, self.revision),
             "pooling": self.pooling,
             "max_length": self.max_length,
             "padding": self.padding,
@@ -179,10 +282,17 @@ class SentenceTransformerEmbedder(Embedder):
             import sentence_transformers  # noqa: F401
         except ImportError as err:
             raise MissingDependencyError("sentence-transformers", "st", "SentenceTransformerEmbedder") from err
-        self.model_name_or_path = str(model_name_or_path)
+        self.model_name_or_path = check_model_ref(str(model_name_or_path), "embedder")
         self.normalize = normalize
-        self.device = device or default_device()
+        self.device = default_device() if device in (None, "auto") else str(device)
         self._model: Any = None
+
+    def _hub_name(self) -> str:
+        """sentence-transformers expands a bare name (`all-MiniLM-L6-v2`) to `sentence-transformers/<name>`."""
+        name = self.model_name_or_path
+        if "/" not in name and not Path(name).expanduser().exists():
+            return f"sentence-transformers/{name}"
+        return name
 
     def embed(self, batch: list[Any]) -> np.ndarray:
         if self._model is None:
@@ -201,7 +311,7 @@ class SentenceTransformerEmbedder(Embedder):
         return {
             "type": "sentence-transformers",
             "repo": self.model_name_or_path,
-            "revision": _model_revision(self.model_name_or_path),
+            "revision": model_identity(self._hub_name()),
             "normalize": self.normalize,
         }
 
@@ -215,8 +325,8 @@ class ImageEmbedder(Embedder):
     """
 
     def __init__(self, model_name_or_path: str, device: str | None = None):
-        self.model_name_or_path = str(model_name_or_path)
-        self.device = device or default_device()
+        self.model_name_or_path = check_model_ref(str(model_name_or_path), "image embedder")
+        self.device = default_device() if device in (None, "auto") else str(device)
         self._model: Any = None
         self._processor: Any = None
 
@@ -238,7 +348,7 @@ class ImageEmbedder(Embedder):
         return pooled.reshape(len(images), -1).float().cpu().numpy()
 
     def describe(self) -> dict[str, Any]:
-        return {"type": "image", "repo": self.model_name_or_path, "revision": _model_revision(self.model_name_or_path)}
+        return {"type": "image", "repo": self.model_name_or_path, "revision": model_identity(self.model_name_or_path)}
 
 
 class PixelEmbedder(Embedder):

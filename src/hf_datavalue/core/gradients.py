@@ -261,10 +261,12 @@ def query_gradient(
     batches: Iterable[Mapping[str, Any]],
     loss_fn: LossFn | None = None,
     hf_loss: HFPerExampleLoss | None = None,
+    fixed: Mapping[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Gradient of the *mean* per-example loss over all examples in `batches`, w.r.t. `params` (a dict).
 
-    The gradient is taken on detached copies, so no `.grad` field of the model is touched.
+    The gradient is taken on detached copies, so no `.grad` field of the model is touched. `fixed` substitutes
+    further tensors (e.g. a float32 copy of a half-precision model's other weights) without differentiating them.
 
     Raises:
         NonFiniteError: the loss or its gradient is not finite.
@@ -273,7 +275,8 @@ def query_gradient(
     total: dict[str, torch.Tensor] = {k: torch.zeros_like(v) for k, v in leaves.items()}
     count = 0
     for batch in batches:
-        losses = per_example_loss(model, batch, loss_fn=loss_fn, params=leaves, hf_loss=hf_loss)
+        call_params = {**fixed, **leaves} if fixed else leaves
+        losses = per_example_loss(model, batch, loss_fn=loss_fn, params=call_params, hf_loss=hf_loss)
         if not torch.isfinite(losses).all():
             raise NonFiniteError("the query loss is not finite; check the model and the query labels")
         grads = torch.autograd.grad(losses.sum(), list(leaves.values()), allow_unused=True)

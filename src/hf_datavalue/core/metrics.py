@@ -14,9 +14,8 @@ auroc(scores, flipped), recall_at_k(scores, flipped, k=2)  # (1.0, 1.0)
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
-from .errors import ShapeMismatchError
+from .errors import NonFiniteError, ShapeMismatchError
 
 __all__ = ["auroc", "precision_at_k", "recall_at_k"]
 
@@ -30,13 +29,15 @@ def _check(scores: np.ndarray, positives: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def auroc(scores: np.ndarray, positives: np.ndarray) -> float:
-    """Area under the ROC curve of `scores` (higher = more likely positive); ties count one half."""
+    """Area under the ROC curve of `scores` (higher = more likely positive; scikit-learn's, ties count one half)."""
+    from sklearn.metrics import roc_auc_score
+
     s, p = _check(scores, positives)
-    n_pos, n_neg = int(p.sum()), int((~p).sum())
-    if n_pos == 0 or n_neg == 0:
+    if p.all() or not p.any():
         raise ShapeMismatchError("AUROC needs at least one positive and one negative")
-    ranks = rankdata(s)
-    return float((ranks[p].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    if not np.isfinite(s).all():
+        raise NonFiniteError("AUROC scores hold NaN or infinite values")
+    return float(roc_auc_score(p, s))
 
 
 def recall_at_k(scores: np.ndarray, positives: np.ndarray, k: int) -> float:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, EmptyDatasetError, NonFiniteError, ShapeMismatchError
+from .errors import ConfigError, EmptyDatasetError, NonFiniteError, OutputExistsError, ShapeMismatchError
 from .io import read_json, write_json_atomic
 
 __all__ = ["UNITS", "MixtureWeights", "largest_remainder", "measure_tokens_per_example", "normalize_weights"]
@@ -204,28 +204,76 @@ class MixtureWeights:
 
     # --------------------------------------------------------------- (de)serialisation
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (the card metadata block and the file format)."""
-        return asdict(self)
+        """A JSON-able dict (the card metadata block and the file format). `domains` keeps the order, which
+        key-sorted JSON writers would otherwise lose."""
+        return {**asdict(self), "domains": self.domains}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MixtureWeights:
         """Inverse of [`to_dict`]; unknown keys raise a [`ConfigError`]."""
-        known = {"weights", "unit", "budget", "predicted_loss", "provenance"}
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"MixtureWeights must be read from a JSON object, got {type(data).__name__}")
+        known = {"weights", "unit", "budget", "predicted_loss", "provenance", "domains"}
         extra = set(data) - known
         if extra:
             raise ConfigError(f"unknown MixtureWeights fields {sorted(extra)}")
         if "weights" not in data:
             raise ConfigError("a MixtureWeights dict needs a 'weights' field")
-        return cls(**dict(data))
+        fields = dict(data)
+        order = fields.pop("domains", None)
+        if order is not None:
+            weights = fields["weights"]
+            check_same_domains(order, list(weights), "domains", "weights")
+            fields["weights"] = {d: weights[d] for d in order}
+        return cls(**fields)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the weights as JSON, atomically."""
-        return write_json_atomic(path, self.to_dict())
+    def save(self, path: str | os.PathLike[str], overwrite: bool = True) -> Path:
+        """Write the weights atomically: as JSON when `path` ends in `.json`, else as a result folder
+        (`weights.json` plus `meta.json`, the method contract's layout).
+
+        Raises:
+            OutputExistsError: the target exists and `overwrite=False`.
+        """
+        target = Path(path)
+        if target.suffix != ".json":
+            if (target / "weights.json").exists() and not overwrite:
+                raise OutputExistsError(f"{target} already holds mixture weights; pick another folder or overwrite")
+            target.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(target / "meta.json", self.value_provenance().to_dict())
+            write_json_atomic(target / "weights.json", self.to_dict())
+            return target
+        if target.exists() and not overwrite:
+            raise OutputExistsError(f"{target} exists; pick another path or overwrite")
+        return write_json_atomic(target, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MixtureWeights:
-        """Read weights written by [`save`]."""
-        return cls.from_dict(read_json(path))
+        """Read weights written by [`save`] (a JSON file or a result folder)."""
+        source = Path(path)
+        return cls.from_dict(read_json(source / "weights.json" if source.is_dir() else source))
+
+    def to_dataset(self) -> Any:
+        """A `datasets.Dataset` with one row per domain: `row_idx` (domain position), `domain`, `weight`."""
+        from datasets import Dataset, Features, Value
+
+        features = Features({"row_idx": Value("int64"), "domain": Value("string"), "weight": Value("float64")})
+        return Dataset.from_dict(
+            {"row_idx": list(range(len(self))), "domain": self.domains, "weight": self.as_list()}, features=features
+        )
+
+    def value_provenance(self) -> Any:
+        """A [`~hf_datavalue.core.provenance.ValueProvenance`] of the [`to_dataset`] table (for `push_values`)."""
+        from .provenance import ValueProvenance, row_key_fingerprint
+
+        return ValueProvenance(
+            method=str(self.provenance.get("method", "mixture")),
+            score_column="weight",
+            score_semantics=f"share of each domain in {self.unit} (weights sum to one)",
+            n_rows=len(self),
+            row_fingerprint=row_key_fingerprint(np.arange(len(self))),
+            params={k: v for k, v in self.provenance.items() if k != "method"},
+            extra={"unit": self.unit, "budget": self.budget, "predicted_loss": self.predicted_loss},
+        )
 
     def plot(self, path: str | os.PathLike[str] | None = None, title: str | None = None) -> Any:
         """A bar chart of the weights (see [`hf_datavalue.core.plots.plot_weights`]); returns the figure."""

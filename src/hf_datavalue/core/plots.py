@@ -1,4 +1,5 @@
-"""Shared plots (matplotlib with the Agg backend, imported lazily): mixture weight bars.
+"""Shared plots (matplotlib with the Agg backend, imported lazily): mixture weight bars, and [`save_figure`], the
+atomic figure writer every plot goes through.
 
 Usage:
 
@@ -13,9 +14,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_weights"]
+from .io import atomic_path
+
+__all__ = ["plot_weights", "save_figure"]
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """Write a matplotlib figure atomically (a killed write never leaves a half image at `path`).
+
+    The format comes from the suffix of `path` (`png` when it has none); `kwargs` go to `fig.savefig`.
+    """
+    fmt = kwargs.pop("format", None) or (Path(path).suffix.lstrip(".").lower() or "png")
+    return atomic_path(path, lambda tmp: fig.savefig(tmp, format=fmt, **kwargs))
 
 
 def _plt() -> Any:
@@ -58,6 +71,6 @@ def plot_weights(
     ax.legend(fontsize=8)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     plt.close(fig)
     return fig

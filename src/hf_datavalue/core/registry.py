@@ -30,10 +30,18 @@ from typing import Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
 
-__all__ = ["METHODS", "METHOD_PACKAGES", "MethodResult", "MethodSpec", "get_method", "register_method"]
+__all__ = [
+    "METHODS",
+    "METHOD_PACKAGES",
+    "MethodResult",
+    "MethodSpec",
+    "get_method",
+    "register_method",
+    "result_provenance",
+]
 
 # Packages under hf_datavalue that register methods; importing each one fills the registry.
-METHOD_PACKAGES: tuple[str, ...] = ("lava", "gotd", "mixing", "attribution")
+METHOD_PACKAGES: tuple[str, ...] = ("lava", "gotd", "mixing", "attribution", "fasttrack", "projektor", "dam")
 
 
 @runtime_checkable
@@ -152,3 +160,19 @@ def get_method(name: str) -> MethodSpec:
         return METHODS[name]
     except KeyError:
         raise ConfigError(f"unknown method {name!r}; known methods: {sorted(METHODS)}") from None
+
+
+def result_provenance(result: Any) -> Any:
+    """The [`~hf_datavalue.core.provenance.ValueProvenance`] of any method result.
+
+    Per-example results carry it as `provenance`; mixture results (whose `provenance` is the dict of how the
+    weights were made) give it through `value_provenance()`.
+    """
+    from .provenance import ValueProvenance
+
+    prov = getattr(result, "provenance", None)
+    if isinstance(prov, ValueProvenance):
+        return prov
+    if hasattr(result, "value_provenance"):
+        return result.value_provenance()
+    raise ConfigError(f"{type(result).__name__} does not follow the method contract (no ValueProvenance)")

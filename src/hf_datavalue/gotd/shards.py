@@ -13,22 +13,38 @@ scores/scores-00000.parquet     # per unit: row_idx, chunk_idx, gotd_potential
 ```
 
 Each file is written atomically; a shard counts as finished when all its files exist, so an interrupted run
-resumes from its finished shards.
+resumes from its finished shards. A finished shard is reused only for the same rows: [`ShardStore.verify_rows`]
+compares the row ids, content hashes and pre-filter flags of the pool given now with the stored ones, and the
+solve is reused only for the same config, target and shard contents ([`content_fingerprint`]). Shards are
+independent files, so under `accelerate launch` every process writes its own shards into the shared folder.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..core.errors import RowKeyMismatchError, ShapeMismatchError
+from ..core.errors import OutputExistsError, RowKeyMismatchError, ShapeMismatchError
 from ..core.io import read_json, write_bytes_atomic, write_json_atomic, write_parquet_atomic
 
-__all__ = ["ShardStore"]
+__all__ = ["ShardStore", "content_fingerprint"]
+
+
+def content_fingerprint(*arrays: np.ndarray) -> str:
+    """A sha256 over the bytes of `arrays` in order (row ids, content hashes, chunk ids, flags...)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        arr = np.ascontiguousarray(np.asarray(a))
+        h.update(str((arr.dtype.str, arr.shape)).encode())
+        h.update(arr.tobytes())
+    return "sha256:" + h.hexdigest()
+
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +60,21 @@ class ShardStore:
         self.root = Path(root)
         (self.root / "shards").mkdir(parents=True, exist_ok=True)
         (self.root / "scores").mkdir(parents=True, exist_ok=True)
+
+    def clear(self) -> None:
+        """Delete every shard, score and solve file (a clean start in the same folder)."""
+        for sub in ("shards", "scores"):
+            shutil.rmtree(self.root / sub, ignore_errors=True)
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        for name in ("solve.npz", "solve.json"):
+            (self.root / name).unlink(missing_ok=True)
+
+    def drop_shard(self, i: int) -> None:
+        """Delete shard `i` (embeddings, ids, scores) and the solve that used it."""
+        for p in (*self._paths(i), self.score_path(i), self.root / "scores" / f"lse-{i:05d}.npy"):
+            p.unlink(missing_ok=True)
+        for name in ("solve.npz", "solve.json"):
+            (self.root / name).unlink(missing_ok=True)
 
     # -- embedder identity ------------------------------------------------------------------------------------
     def check_embedder(self, description: dict[str, Any]) -> None:
@@ -91,6 +122,30 @@ class ShardStore:
                 f"shard {i}: {len(x)} embeddings but {len(units['row_idx'])} unit ids; delete the shard and resume"
             )
         return x, units, rows
+
+    def read_rows(self, i: int) -> dict[str, np.ndarray]:
+        """The per-row table of finished shard `i` (`row_idx`, `row_hash`, `domain`, `kept`)."""
+        import pyarrow.parquet as pq
+
+        tbl = pq.read_table(self._paths(i)[2])
+        return {k: v.to_numpy(zero_copy_only=False) for k, v in zip(*_columns(tbl))}
+
+    def verify_rows(self, i: int, ids: np.ndarray, row_hash: np.ndarray, kept: np.ndarray) -> None:
+        """Raise [`OutputExistsError`] when finished shard `i` was made from other rows than `(ids, row_hash)`
+        or under another pre-filter outcome (`kept`)."""
+        rows = self.read_rows(i)
+        same = (
+            len(rows["row_idx"]) == len(ids)
+            and np.array_equal(rows["row_idx"].astype(np.int64), np.asarray(ids, dtype=np.int64))
+            and np.array_equal(rows["row_hash"].astype(np.int64), np.asarray(row_hash, dtype=np.int64))
+            and np.array_equal(rows["kept"].astype(bool), np.asarray(kept, dtype=bool))
+        )
+        if not same:
+            raise OutputExistsError(
+                f"shard {i} in {self.root} was computed from other pool rows than the ones given now (row ids, "
+                "contents or the pre-filter differ): the pool changed since that run. Pass overwrite=True "
+                "(--overwrite) to recompute, or use another output folder"
+            )
 
     def n_rows_done(self, n_shards: int) -> int:
         """Pool rows covered by the first `n_shards` (finished) shards."""

@@ -35,23 +35,15 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["card_metadata", "histogram_png", "render_section", "update_card", "validate_card"]
 
-METHOD_NOTES: dict[str, tuple[str, str]] = {
-    "lava": (
-        "LAVA (Just et al., ICLR 2023)",
-        "the calibrated gradient of the class-wise optimal-transport distance between the training set and a clean "
-        "validation set with respect to each training point's mass. Large values flag likely mislabelled, noisy or "
-        "off-distribution rows; the values of a table sum to zero",
-    ),
-    "gotd": (
-        "GOT-D (Kang et al., ICLR 2024)",
-        "a gradient of the optimal-transport distance from the candidate pool to the target; rows with the lowest "
-        "scores are selected first",
-    ),
-    "forward_inf": (
-        "Forward-INF",
-        "the change in a query's loss after a forward-only update on the training row; positive values are proponents",
-    ),
-}
+
+def method_note(method: str, score_semantics: str) -> tuple[str, str]:
+    """`(title, meaning)` of a method on a card, from its registered [`MethodSpec`] (the semantics otherwise)."""
+    from ..core.registry import METHODS
+
+    spec = METHODS.get(method)
+    return (spec.card_title, spec.card_note) if spec is not None else (method, score_semantics)
+
+
 _SECTION_RE = r"<!-- hf_datavalue:{config}:start -->.*?<!-- hf_datavalue:{config}:end -->\n?"
 
 
@@ -68,7 +60,7 @@ def render_section(block: Mapping[str, Any], repo_id: str) -> str:
         repo_id (`str`): the values repo, for the loading snippets.
     """
     block = validate_metadata(block)
-    title, meaning = METHOD_NOTES.get(block["method"], (block["method"], block["score_semantics"]))
+    title, meaning = method_note(block["method"], block["score_semantics"])
     if block.get("source_repo"):
         source = f"[`{block['source_repo']}`](https://huggingface.co/datasets/{block['source_repo']})"
         parts = [

@@ -7,8 +7,9 @@ checksum. After one load the same call works offline (`HF_HUB_OFFLINE=1`) from t
 
 [`attach_values`] joins the values onto a user's [`~datasets.Dataset`] by `row_idx` (the dataset's own `row_idx`
 column when it has one, e.g. after a shuffle, its row positions otherwise) after checking that they belong to it:
-same row count, same row-key fingerprint, same source revision, same row contents when the values carry row hashes.
-A mismatch raises [`~hf_datavalue.core.errors.RowKeyMismatchError`] unless explicitly overridden.
+same row count, same row-key fingerprint, same source revision, same row contents when the values carry row hashes
+(else the same `datasets` fingerprint as the valued split, unless the same Hub commit vouches for it), and no
+shuffle of a dataset that has no `row_idx` column. A mismatch raises [`~hf_datavalue.core.errors.RowKeyMismatchError`] unless explicitly overridden.
 
 Usage:
 
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core.errors import DataValueError, RowKeyMismatchError, ShapeMismatchError, ValueTableError
+from ..core.errors import ConfigError, DataValueError, RowKeyMismatchError, ShapeMismatchError, ValueTableError
 from ..core.provenance import ValueProvenance
 from .metadata import (
     check_config_name,
@@ -131,14 +132,35 @@ def load_values(
 
     check_config_name(config)
     api = HfApi(endpoint=str(datasets.config.HF_ENDPOINT), token=token, library_name="hf_datavalue")
-    from huggingface_hub.errors import RemoteEntryNotFoundError
+    from huggingface_hub.errors import (
+        HFValidationError,
+        LocalEntryNotFoundError,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
+    at = revision or "main"
     try:
         meta_path = api.hf_hub_download(repo_id, f"{config}/meta.json", repo_type="dataset", revision=revision)
     except RemoteEntryNotFoundError as err:
         raise ValueTableError(
-            f"{repo_id} has no {config}/meta.json at {revision or 'main'}: the config was not published with "
+            f"{repo_id} has no {config}/meta.json at {at}: the config was not published with "
             "hf_datavalue (read it with datasets.load_dataset, unverified) or the name is wrong"
+        ) from err
+    except RevisionNotFoundError as err:
+        raise ConfigError(f"{repo_id} has no revision {at!r}: check the branch, tag or commit sha") from err
+    except RepositoryNotFoundError as err:  # also gated/private repos without a token
+        raise ConfigError(
+            f"values repo {repo_id!r} (or its {config}/meta.json at {at}) not found on the Hub, or private and no "
+            "token: check the repo id and config, or log in with `hf auth login`"
+        ) from err
+    except HFValidationError as err:
+        raise ConfigError(f"{repo_id!r} is not a valid Hub repo id (org/name)") from err
+    except LocalEntryNotFoundError as err:
+        raise ConfigError(
+            f"{repo_id} {config}/meta.json at {at} is not in the local cache and the Hub cannot be reached "
+            "(HF_HUB_OFFLINE=1 or no network): go online once, or check the repo, config and revision"
         ) from err
     # the snapshot folder is named after the commit: load the parquet at exactly that commit
     snapshot = Path(meta_path).parent.parent.name
@@ -255,9 +277,10 @@ def attach_values(
     pos_clipped = np.minimum(pos, max(len(sorted_keys) - 1, 0))
     found = (pos < len(sorted_keys)) & (sorted_keys[pos_clipped] == data_keys) if len(sorted_keys) else pos < 0
 
-    # 3. row contents
+    # 3. row contents: row hashes when the values carry them, else the recorded source fingerprint
     hash_columns = block.get("row_hash_columns") or []
-    if ROW_HASH_COLUMN in table.column_names and hash_columns and not problems:
+    verified = False
+    if ROW_HASH_COLUMN in table.column_names and hash_columns and len(dataset) == n_rows:
         if all(c in dataset.column_names for c in hash_columns):
             mine = np.asarray(row_hashes(dataset, hash_columns), dtype=object)
             theirs = np.asarray(table[ROW_HASH_COLUMN], dtype=object)[order][pos_clipped]
@@ -267,12 +290,32 @@ def attach_values(
                 problems.append(
                     f"{int(changed.sum())} rows differ in content from the valued rows (e.g. {key} {first})"
                 )
+            verified = True
         else:
-            logger.warning("cannot verify row contents: the dataset lacks some of %s", hash_columns)
+            missing = [c for c in hash_columns if c not in dataset.column_names]
+            problems.append(
+                f"the dataset lacks the columns {missing} the values' row hashes cover, so its rows cannot be verified"
+            )
+    recorded_fp = block.get("source_fingerprint")
+    own_fp = getattr(dataset, "_fingerprint", None)
+    same_commit = bool(recorded and actual and recorded == actual)  # the same Hub commit vouches for the rows
+    if not verified and not problems and recorded_fp and own_fp and recorded_fp != own_fp and not same_commit:
+        problems.append(
+            f"the dataset's fingerprint {own_fp} differs from the valued source's {recorded_fp} and the values "
+            "carry no row hashes to compare contents (push with the source rows to record them)"
+        )
+    # positions as keys are only right for the rows in their original order
+    if key not in dataset.column_names and getattr(dataset, "_indices", None) is not None and not verified:
+        problems.append(
+            f"the dataset has no {key!r} column but was shuffled or subset (it has an indices mapping), so row "
+            f"positions are not row keys; add `ds.add_column({key!r}, range(len(ds)))` before shuffling"
+        )
     if problems:
-        message = "; ".join(problems) + ". These values belong to other rows"
+        message = "; ".join(problems) + ". These values may belong to other rows"
         if not allow_row_mismatch:
-            raise RowKeyMismatchError(message + "; pass allow_row_mismatch=True to attach them anyway")
+            raise RowKeyMismatchError(
+                message + "; pass allow_row_mismatch=True (CLI: --allow-row-mismatch) to attach them anyway"
+            )
         logger.warning("attaching anyway: %s", message)
 
     # 4. join

@@ -28,6 +28,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,6 +56,7 @@ __all__ = [
     "build_metadata",
     "infer_source_revision",
     "key_fingerprint",
+    "public_paths",
     "row_hashes",
     "table_sha256",
     "validate_metadata",
@@ -67,6 +69,7 @@ SUPPORTED_DTYPES = ("int64", "int32", "float64", "float32", "bool", "string")
 _CONFIG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _FLOAT = ("float64", "float32")
+_NUMERIC = ("float64", "float32", "int64", "int32")
 
 # field -> accepted types (None allowed where listed)
 _REQUIRED: dict[str, tuple[type, ...]] = {
@@ -130,6 +133,14 @@ def _dtype_of(table: Dataset, column: str) -> str:
     return dtype
 
 
+def _check_score_dtype(column: str, dtype: str) -> None:
+    if dtype not in _NUMERIC:
+        raise ValueTableError(
+            f"score column {column!r} has dtype {dtype!r}; values must be numeric ({', '.join(_NUMERIC)}): "
+            f"cast it, e.g. `values.cast_column({column!r}, Value('float64'))`, after checking that it holds numbers"
+        )
+
+
 def _column_bytes(column: pa.ChunkedArray | pa.Array, dtype: str) -> bytes:
     if dtype == "string":
         return json.dumps(column.to_pylist(), ensure_ascii=False).encode("utf-8")
@@ -184,6 +195,34 @@ def row_hashes(dataset: Dataset, columns: Iterable[str], batch_size: int = 10_00
     return out
 
 
+def _is_local_path(text: str) -> bool:
+    if text.startswith(("/", "~", "./", "../", "\\")) or re.match(r"^[A-Za-z]:[\\/]", text):
+        return True
+    if "/" not in text and "\\" not in text:
+        return False
+    try:
+        return Path(text).exists()  # a relative path of this machine ("data/train.jsonl"), not a Hub id
+    except OSError:
+        return False
+
+
+def public_paths(obj: Any) -> Any:
+    """`obj` with every local file path reduced to its file name (recursively through dicts and lists).
+
+    What is published on the Hub never reveals the publisher's folders: an encoder loaded from
+    `/home/me/models/minilm` is recorded as `minilm` (its weights are identified by their hash), a source file
+    `/data/sst2/train.jsonl` as `train.jsonl`. Hub ids (`org/name`) are kept.
+    """
+    if isinstance(obj, dict):
+        return {k: public_paths(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [public_paths(v) for v in obj]
+    if isinstance(obj, str) and _is_local_path(obj):
+        name = obj.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        return name or "."
+    return obj
+
+
 def build_metadata(
     values: Dataset, provenance: ValueProvenance, config: str, row_hash_columns: list[str] | None = None
 ) -> dict[str, Any]:
@@ -202,6 +241,7 @@ def build_metadata(
         if column not in values.column_names:
             raise MissingColumnError("value table", column, values.column_names)
     columns = {name: _dtype_of(values, name) for name in values.column_names}
+    _check_score_dtype(provenance.score_column, columns[provenance.score_column])
     keys = np.asarray(values[row_key])
     if len(values) != provenance.n_rows:
         raise ShapeMismatchError(
@@ -223,7 +263,7 @@ def build_metadata(
     if row_hash_columns:
         block["row_hash_columns"] = sorted(row_hash_columns)
     validate_table(values, block)
-    return json.loads(json.dumps(block))
+    return public_paths(json.loads(json.dumps(block)))
 
 
 def validate_metadata(block: Any, config: str | None = None) -> dict[str, Any]:
@@ -257,6 +297,7 @@ def validate_metadata(block: Any, config: str | None = None) -> dict[str, Any]:
     for name in (block["row_key"], block["score_column"]):
         if name not in columns:
             raise ValueTableError(f"metadata column schema lacks {name!r}")
+    _check_score_dtype(block["score_column"], columns[block["score_column"]])
     if block.get("source_revision") is not None and not _SHA_RE.match(block["source_revision"]):
         raise ValueTableError(f"metadata source_revision {block['source_revision']!r} is not a commit sha")
     return dict(block)

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..core.errors import DataValueError, MissingColumnError, ShapeMismatchError
 from ..core.provenance import ValueProvenance
+from ..core.registry import MethodResult, result_provenance
 from .card import histogram_png, update_card
 from .metadata import build_metadata, check_config_name, infer_source_revision, row_hashes
 
@@ -119,7 +120,7 @@ def _with_row_hashes(values: Dataset, provenance: ValueProvenance, source: Datas
 
 
 def push_values(
-    values: Dataset,
+    values: Dataset | MethodResult,
     repo_id: str,
     config: str | None = None,
     provenance: ValueProvenance | None = None,
@@ -136,10 +137,11 @@ def push_values(
     """Publish a value table as config `config` of the dataset repo `repo_id`.
 
     Args:
-        values ([`~datasets.Dataset`]): `row_idx` (int64) plus scalar value columns, as every method returns.
+        values ([`~datasets.Dataset`] or a method result): `row_idx` (int64) plus scalar value columns, or any
+            result of the method contract (its `to_dataset()` table and provenance are used).
         repo_id (`str`): the values repo (`<org>/<source-name>-values`), or the source repo if you own it.
         config (`str`, *optional*): the config name; defaults to `provenance.method` (`lava`, `gotd`, ...).
-        provenance ([`ValueProvenance`]): the method's provenance for `values` (required).
+        provenance ([`ValueProvenance`]): the method's provenance for `values` (required for a plain table).
         source ([`~datasets.Dataset`], *optional*): the rows the values belong to. When given, a `row_hash` column
             (content hash of each source row) is added so [`attach_values`] can detect changed rows, and a missing
             `source_revision` is read from its cache folder when it was loaded from the Hub.
@@ -158,9 +160,17 @@ def push_values(
     Raises:
         [`DataValueError`] subclasses: the table does not match its provenance, or the source revision is a branch.
     """
+    from datasets import Dataset as _Dataset
     from huggingface_hub import CommitOperationAdd, HfApi
     from huggingface_hub.errors import EntryNotFoundError
 
+    table: Dataset
+    if not isinstance(values, _Dataset) and hasattr(values, "to_dataset"):
+        provenance = provenance or result_provenance(values)
+        table = values.to_dataset()
+    else:
+        table = values  # type: ignore[assignment]
+    values = table
     if provenance is None:
         raise DataValueError("push_values needs the table's ValueProvenance (every method returns one)")
     config = check_config_name(config or provenance.method)
@@ -174,6 +184,12 @@ def push_values(
         values, hash_columns = _with_row_hashes(values, provenance, source)
     values = values.flatten_indices() if getattr(values, "_indices", None) is not None else values
     block = build_metadata(values, provenance, config, row_hash_columns=hash_columns or None)
+    if not hash_columns:
+        logger.warning(
+            "publishing %s without row hashes: attach_values can then check only row counts, keys and the source "
+            "fingerprint; pass source=<the valued rows> to record them",
+            config,
+        )
 
     from huggingface_hub.errors import HfHubHTTPError
 

@@ -4,7 +4,7 @@ Higher `lava_value` = more harmful. See [`LavaValuer`] and `specs/lava.md`.
 """
 
 from ..core.registry import MethodSpec, register_method
-from .baselines import knn_label_disagreement
+from .baselines import knn_label_disagreement, probe_loss_scores
 from .config import LavaConfig
 from .plots import plot_value_histogram
 from .valuation import SCORE_COLUMN, SCORE_SEMANTICS, LavaResult, LavaValuer, compute_lava_values
@@ -18,6 +18,7 @@ __all__ = [
     "compute_lava_values",
     "knn_label_disagreement",
     "plot_value_histogram",
+    "probe_loss_scores",
 ]
 
 register_method(

@@ -1,13 +1,18 @@
-"""Baselines LAVA is measured against.
+"""The simple baselines LAVA is measured against (both: higher = more likely mislabelled).
+
+- `knn_label_disagreement`: share of a row's nearest validation rows with another label.
+- `probe_loss_scores`: cross-entropy of the row's given label under the validation-fitted linear probe (the
+  same probe LAVA's default `probe_logits` features come from), with no OT at all.
 
 Usage:
 
 ```python
 import numpy as np
-from hf_datavalue.lava.baselines import knn_label_disagreement
+from hf_datavalue.lava.baselines import knn_label_disagreement, probe_loss_scores
 
 x, y = np.random.default_rng(0).normal(size=(50, 4)), np.arange(50) % 2
 scores = knn_label_disagreement(x, y, x[:20], y[:20], k=5)  # higher = more suspicious
+losses = probe_loss_scores(x, y, x[:20], y[:20], l2=0.1)  # higher = more suspicious
 ```
 """
 
@@ -17,8 +22,35 @@ import numpy as np
 import torch
 
 from ..core.errors import ConfigError, ShapeMismatchError
+from ..core.probe import LinearProbe
 
-__all__ = ["knn_label_disagreement"]
+__all__ = ["knn_label_disagreement", "probe_loss_scores"]
+
+
+def probe_loss_scores(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    valid_x: np.ndarray,
+    valid_y: np.ndarray,
+    l2: float = 0.1,
+    n_classes: int | None = None,
+) -> np.ndarray:
+    """Cross-entropy of each training row's given label under a linear probe fitted on the validation set.
+
+    Higher = more likely mislabelled. Labels are int class ids in `[0, n_classes)` on both sides (default
+    `n_classes`: one more than the largest id seen). The probe is [`~hf_datavalue.core.probe.LinearProbe`]
+    (multinomial logistic regression on standardised features, `mean CE + l2 * ||W||^2`).
+
+    Raises:
+        ShapeMismatchError: feature widths differ, or labels do not match the rows.
+    """
+    train_x, valid_x = np.asarray(train_x), np.asarray(valid_x)
+    if train_x.ndim != 2 or valid_x.ndim != 2 or train_x.shape[1] != valid_x.shape[1]:
+        raise ShapeMismatchError(f"feature shapes do not match: {train_x.shape} vs {valid_x.shape}")
+    train_y, valid_y = np.asarray(train_y).astype(np.int64), np.asarray(valid_y).astype(np.int64)
+    k = int(n_classes) if n_classes is not None else int(max(train_y.max(), valid_y.max())) + 1
+    probe = LinearProbe(k, l2=l2).fit(valid_x, valid_y)
+    return probe.label_loss(train_x, train_y)
 
 
 def knn_label_disagreement(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from ..core.config import JsonConfig
+from ..core.config import JsonConfig, OTArguments
 from ..core.errors import ConfigError
 
 __all__ = ["LavaConfig"]
@@ -14,13 +14,13 @@ FeatureKind = Literal["probe_logits", "embeddings", "model_logits"]
 
 
 @dataclass
-class LavaConfig(JsonConfig):
+class LavaConfig(OTArguments, JsonConfig):
     """Arguments of LAVA (`specs/lava.md`). Every field round-trips through JSON.
 
     Args:
         label_column (`str`, *optional*, defaults to `"label"`): class labels (int, str or `ClassLabel`).
-        input_column (`str`, *optional*): text or image column to embed when no `feature_column` is given.
-        feature_column (`str`, *optional*): an existing embedding (or logits) column to use instead.
+        text_column (`str`, *optional*): text or image column to embed when no `embedding_column` is given.
+        embedding_column (`str`, *optional*): an existing embedding (or logits) column to use instead.
         features (`str`, *optional*, defaults to `"probe_logits"`): what the OT cost sees.
             `"probe_logits"` fits a linear probe on the validation embeddings and uses its logits on both sides
             (best measured detection, see docs/benchmarks.md); `"embeddings"` uses the embeddings as they are;
@@ -52,14 +52,12 @@ class LavaConfig(JsonConfig):
     method = "lava"
 
     label_column: str = field(default="label", metadata={"help": "Class label column (int, str or ClassLabel)."})
-    input_column: str | None = field(default=None, metadata={"help": "Text/image column to embed."})
-    feature_column: str | None = field(default=None, metadata={"help": "Existing embedding or logits column."})
+    text_column: str | None = field(default=None, metadata={"help": "Text/image column to embed."})
+    embedding_column: str | None = field(default=None, metadata={"help": "Existing embedding or logits column."})
     features: FeatureKind = field(
         default="probe_logits", metadata={"help": "probe_logits | embeddings | model_logits."}
     )
     probe_l2: float = field(default=0.3, metadata={"help": "L2 penalty of the validation-fitted linear probe."})
-    eps: float = field(default=0.1, metadata={"help": "Entropic regularisation of the outer OT."})
-    eps_mode: Literal["absolute", "relative"] = field(default="absolute", metadata={"help": "absolute | relative."})
     inner_eps: float = field(default=0.1, metadata={"help": "Regularisation of the class-to-class OT problems."})
     inner_tol: float = field(
         default=1e-3,
@@ -67,27 +65,42 @@ class LavaConfig(JsonConfig):
     )
     lambda_x: float = field(default=1.0, metadata={"help": "Weight of the feature cost."})
     lambda_y: float = field(default=1.0, metadata={"help": "Weight of the label cost."})
-    mode: Literal["auto", "dense", "online"] = field(default="auto", metadata={"help": "OT back-end."})
     max_dense_entries: int = field(default=500_000_000, metadata={"help": "Auto mode goes online above this."})
-    block_size: int | None = field(default=None, metadata={"help": "Rows per cost block."})
-    dtype: Literal["float32", "float64"] = field(default="float32", metadata={"help": "Arithmetic precision."})
-    tol: float = field(default=1e-4, metadata={"help": "L1 marginal error at which Sinkhorn stops."})
-    max_iter: int = field(default=3000, metadata={"help": "Sinkhorn iterations at the final epsilon."})
     momentum: float = field(default=1.5, metadata={"help": "Sinkhorn over-relaxation in [1, 2)."})
-    device: str = field(default="cpu", metadata={"help": "Device of the OT arithmetic."})
     allow_missing_classes: bool = field(default=False, metadata={"help": "Allow classes present on one side only."})
-    seed: int = field(default=0, metadata={"help": "Seed of the probe and of epsilon sampling."})
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.features not in ("probe_logits", "embeddings", "model_logits"):
             raise ConfigError(f"features must be probe_logits, embeddings or model_logits, got {self.features!r}")
-        for name in ("eps", "inner_eps", "tol"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        self.check_ot_arguments()
+        if not self.inner_eps > 0:
+            raise ConfigError(f"inner_eps must be positive, got {self.inner_eps}")
         if self.lambda_x < 0 or self.lambda_y < 0 or self.lambda_x + self.lambda_y == 0:
             raise ConfigError("lambda_x and lambda_y must be non-negative and not both zero")
-        if self.dtype not in ("float32", "float64"):
-            raise ConfigError(f"dtype must be float32 or float64, got {self.dtype!r}")
-        if self.input_column is not None and self.feature_column is not None:
-            raise ConfigError("give either input_column (to embed) or feature_column (precomputed), not both")
+        if self.text_column is not None and self.embedding_column is not None:
+            raise ConfigError("give either text_column (to embed) or embedding_column (precomputed), not both")
+        if not self.probe_l2 > 0:
+            raise ConfigError(f"probe_l2 must be positive, got {self.probe_l2}")
+
+    @classmethod
+    def faithful_preset(cls, **overrides: Any) -> LavaConfig:
+        """The paper's weights (spec §5, reference implementation): `lambda_x = lambda_y = 1`, outer and inner
+        `eps = 0.1` absolute, and `features="model_logits"` (the reference's features are a classifier's logits,
+        passed as `embedding_column` or produced by the embedder). `overrides` replace any field.
+
+        Usage:
+
+        ```python
+        cfg = LavaConfig.faithful_preset(embedding_column="logits")
+        ```
+        """
+        base: dict[str, Any] = {
+            "features": "model_logits",
+            "lambda_x": 1.0,
+            "lambda_y": 1.0,
+            "eps": 0.1,
+            "eps_mode": "absolute",
+            "inner_eps": 0.1,
+        }
+        return cls(**{**base, **overrides})

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.io import atomic_path
+from ..core.plots import save_figure
 
 __all__ = ["plot_value_histogram"]
 
@@ -48,6 +48,6 @@ def plot_value_histogram(
     ax.set_ylabel("rows")
     ax.set_title(title)
     fig.tight_layout()
-    out = atomic_path(path, lambda tmp: fig.savefig(tmp, format="png"))
+    out = save_figure(fig, path, format="png")
     plt.close(fig)
     return out

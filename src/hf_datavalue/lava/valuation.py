@@ -12,7 +12,7 @@ from hf_datavalue import LavaConfig, LavaValuer
 
 train = load_dataset("imdb", split="train[:2000]")
 valid = load_dataset("imdb", split="test[:500]")
-valuer = LavaValuer(LavaConfig(input_column="text", label_column="label"), embedder="st:all-MiniLM-L6-v2")
+valuer = LavaValuer(LavaConfig(text_column="text", label_column="label"), embedder="st:all-MiniLM-L6-v2")
 result = valuer.compute(train, valid)
 train = train.add_column("lava_value", result.values)  # or valuer.add_values(train, valid)
 suspects = result.most_harmful(100)  # row_idx of the 100 most harmful rows
@@ -24,18 +24,19 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..core.embeddings import Embedder, embed_dataset, embedding_matrix, get_embedder
-from ..core.errors import ConfigError, EmptyDatasetError, MissingColumnError, ShapeMismatchError
+from ..core.distributed import resolve_device, sharded_embedding_matrix
+from ..core.embeddings import Embedder, embedding_matrix, get_embedder
+from ..core.errors import ConfigError, EmptyDatasetError, MissingColumnError, OutputExistsError, ShapeMismatchError
 from ..core.io import read_json, write_json_atomic, write_parquet_atomic
 from ..core.labels import LabelEncoding, encode_labels
-from ..core.ot import OTResult, PointCloudCost, calibrated_gradient, class_distance_table, sinkhorn
+from ..core.ot import OTResult, calibrated_gradient, classwise_ot
 from ..core.probe import LinearProbe
 from ..core.provenance import ValueProvenance, row_key_fingerprint
 from .config import LavaConfig
@@ -94,17 +95,54 @@ class LavaResult:
         mask[np.argsort(-self.values, kind="stable")[:k]] = True
         return mask
 
-    def save(self, output_dir: str | os.PathLike[str]) -> Path:
-        """Write `values.parquet` (row_idx, lava_value; provenance in the schema metadata) and `meta.json`."""
+    def save(self, output_dir: str | os.PathLike[str], overwrite: bool = False) -> Path:
+        """Write `values.parquet` (row_idx, lava_value; provenance in the schema metadata), `meta.json`,
+        `config.json` and `state.json` (potentials, class table, diagnostics) into `output_dir`, atomically.
+
+        Raises:
+            OutputExistsError: `output_dir` already holds LAVA values and `overwrite=False`.
+        """
         import pyarrow as pa
 
         out = Path(output_dir)
+        if (out / "values.parquet").exists() and not overwrite:
+            raise OutputExistsError(f"{out} already holds LAVA values; pick another folder or pass overwrite=True")
         table = pa.table(
             {"row_idx": pa.array(self.row_idx, pa.int64()), SCORE_COLUMN: pa.array(self.values, pa.float64())}
         )
         write_parquet_atomic(out / "values.parquet", table, metadata=self.provenance.to_dict())
         write_json_atomic(out / "meta.json", self.provenance.to_dict())
+        self.config.save(out / "config.json")
+        state = {
+            "potentials": self.potentials.tolist(),
+            "ot_distance": self.ot_distance,
+            "label_distances": np.where(np.isfinite(self.label_distances), self.label_distances, -1.0).tolist(),
+            "classes": [c.item() if isinstance(c, np.generic) else c for c in self.classes],
+            "ot": self.ot,
+            "timings": self.timings,
+        }
+        write_json_atomic(out / "state.json", state)
         return out
+
+    @classmethod
+    def load(cls, output_dir: str | os.PathLike[str]) -> LavaResult:
+        """Read a folder written by [`save`]."""
+        out = Path(output_dir)
+        row_idx, values, prov = cls.load_table(out)
+        state = read_json(out / "state.json")
+        table = np.asarray(state["label_distances"], dtype=np.float64)
+        return cls(
+            values=np.asarray(values, dtype=np.float64),
+            row_idx=np.asarray(row_idx, dtype=np.int64),
+            potentials=np.asarray(state["potentials"], dtype=np.float64),
+            ot_distance=float(state["ot_distance"]),
+            label_distances=np.where(table < 0, np.inf, table),
+            classes=list(state["classes"]),
+            ot=dict(state["ot"]),
+            timings=dict(state["timings"]),
+            provenance=prov,
+            config=LavaConfig.load(out / "config.json"),
+        )
 
     @staticmethod
     def load_table(output_dir: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, ValueProvenance]:
@@ -132,14 +170,14 @@ class LavaValuer:
     Args:
         config ([`LavaConfig`], *optional*): the method's arguments.
         embedder (`str` or [`~hf_datavalue.core.embeddings.Embedder`], *optional*): used when
-            `config.input_column` is set; see [`~hf_datavalue.core.embeddings.get_embedder`]
+            `config.text_column` is set; see [`~hf_datavalue.core.embeddings.get_embedder`]
             (`"st:<model>"`, `"pixels"`, an HF encoder path or id).
         progress (`bool`, *optional*, defaults to `True`): progress bars for embedding and OT.
 
     Usage:
 
     ```python
-    valuer = LavaValuer(LavaConfig(feature_column="embedding"))
+    valuer = LavaValuer(LavaConfig(embedding_column="embedding"))
     values = valuer.value(train, valid)  # Dataset(row_idx, lava_value)
     train = valuer.add_values(train, valid)  # train + lava_value column
     ```
@@ -155,30 +193,28 @@ class LavaValuer:
     # ----------------------------------------------------------------------------------------- features
     def _features(self, train: Any, valid: Any) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         cfg = self.config
-        if cfg.feature_column is not None:
-            xt = embedding_matrix(train, cfg.feature_column, "train dataset")
-            xv = embedding_matrix(valid, cfg.feature_column, "validation dataset")
-            described: dict[str, Any] = {"feature_column": cfg.feature_column}
-        elif cfg.input_column is not None:
+        if cfg.embedding_column is not None:
+            xt = embedding_matrix(train, cfg.embedding_column, "train dataset")
+            xv = embedding_matrix(valid, cfg.embedding_column, "validation dataset")
+            described: dict[str, Any] = {"embedding_column": cfg.embedding_column}
+        elif cfg.text_column is not None:
             if self.embedder is None:
-                raise ConfigError(f"input_column={cfg.input_column!r} needs an embedder (LavaValuer(embedder=...))")
+                raise ConfigError(f"text_column={cfg.text_column!r} needs an embedder (LavaValuer(embedder=...))")
             for ds, what in ((train, "train dataset"), (valid, "validation dataset")):
-                if cfg.input_column not in ds.column_names:
-                    raise MissingColumnError(what, cfg.input_column, ds.column_names)
-            column = "__hf_datavalue_embedding"
-            xt = embedding_matrix(
-                embed_dataset(train, cfg.input_column, self.embedder, column, progress=self.progress),
-                column,
-                "train dataset",
+                if cfg.text_column not in ds.column_names:
+                    raise MissingColumnError(what, cfg.text_column, ds.column_names)
+            # under `accelerate launch` each process embeds a slice of the rows; all get the full matrices
+            xt = sharded_embedding_matrix(
+                train, cfg.text_column, self.embedder, progress=self.progress, what="train dataset"
             )
-            xv = embedding_matrix(
-                embed_dataset(valid, cfg.input_column, self.embedder, column, progress=self.progress),
-                column,
-                "validation dataset",
+            xv = sharded_embedding_matrix(
+                valid, cfg.text_column, self.embedder, progress=self.progress, what="validation dataset"
             )
             described = self.embedder.describe()
         else:
-            raise ConfigError("set config.feature_column (precomputed embeddings) or config.input_column (+ embedder)")
+            raise ConfigError(
+                "set config.embedding_column (precomputed embeddings) or config.text_column (+ embedder)"
+            )
         if xt.shape[1] != xv.shape[1]:
             raise ShapeMismatchError(
                 f"train features have width {xt.shape[1]} but validation features have width {xv.shape[1]}: "
@@ -204,7 +240,7 @@ class LavaValuer:
             feature_desc["probe_valid_accuracy"] = probe.accuracy(xv, labels.valid_ids)
             xt, xv = probe.logits(xt), probe.logits(xv)
         timings["features"] = time.perf_counter() - t0
-        result, table, diag = lava_ot(xt, xv, labels, cfg, progress=self.progress)
+        result, table, diag = lava_ot(xt, xv, labels, replace(cfg, device=resolve_device(cfg.device)), self.progress)
         timings.update(diag)
         t1 = time.perf_counter()
         values = calibrated_gradient(result.f)
@@ -264,63 +300,33 @@ class LavaValuer:
 def lava_ot(
     xt: np.ndarray, xv: np.ndarray, labels: LabelEncoding, cfg: LavaConfig, progress: bool = False
 ) -> tuple[OTResult, torch.Tensor, dict[str, float]]:
-    """The OT part of LAVA on ready features: label table, hybrid cost, outer Sinkhorn."""
-    dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
-    ft = torch.as_tensor(xt, dtype=dtype, device=cfg.device)
-    fv = torch.as_tensor(xv, dtype=dtype, device=cfg.device)
-    yt = torch.as_tensor(labels.train_ids, device=cfg.device)
-    yv = torch.as_tensor(labels.valid_ids, device=cfg.device)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    if cfg.lambda_y > 0:
-        table, n_problems = class_distance_table(
-            ft,
-            yt,
-            fv,
-            yv,
-            labels.n_classes,
-            labels.n_classes,
-            eps=cfg.inner_eps,
-            feature_weight=0.5,
-            tol=max(cfg.tol, cfg.inner_tol),
-            max_iter=cfg.max_iter,
-            momentum=cfg.momentum,
-            progress=progress,
-        )
-        logger.debug("LAVA solved %d class-to-class OT problems", n_problems)
-        # Classes absent on one side have +inf entries that are never looked up; keep the cost finite.
-        label_table = 0.5 * cfg.lambda_y * torch.nan_to_num(table, posinf=0.0)
-    else:
-        table = torch.zeros(labels.n_classes, labels.n_classes, dtype=dtype)
-        label_table = None
-    timings["label_distances"] = time.perf_counter() - t0
-    cost = PointCloudCost(
-        ft,
-        fv,
-        feature_weight=0.5 * cfg.lambda_x,
-        label_table=label_table,
-        x_labels=yt if label_table is not None else None,
-        y_labels=yv if label_table is not None else None,
-        dtype=dtype,
-        device=cfg.device,
-    )
-    t1 = time.perf_counter()
-    result = sinkhorn(
-        cost,
+    """The OT part of LAVA on ready features: the core's class-wise OT with LAVA's settings."""
+    solved = classwise_ot(
+        xt,
+        labels.train_ids,
+        xv,
+        labels.valid_ids,
+        n_classes=labels.n_classes,
+        lambda_x=cfg.lambda_x,
+        lambda_y=cfg.lambda_y,
+        inner_eps=cfg.inner_eps,
+        inner_tol=cfg.inner_tol,
         eps=cfg.eps,
         eps_mode=cfg.eps_mode,
         tol=cfg.tol,
         max_iter=cfg.max_iter,
+        momentum=cfg.momentum,
         mode=cfg.mode,
         block_size=cfg.block_size,
         max_dense_entries=cfg.max_dense_entries,
-        momentum=cfg.momentum,
+        dtype=cfg.dtype,
+        device=cfg.device,
         seed=cfg.seed,
         progress=progress,
     )
-    timings["solve"] = time.perf_counter() - t1
-    timings["cost"] = result.timings.get("cost", 0.0)
-    return result, table, timings
+    timings = dict(solved.timings)
+    timings["cost"] = solved.result.timings.get("cost", 0.0)
+    return solved.result, solved.label_distances, timings
 
 
 def compute_lava_values(

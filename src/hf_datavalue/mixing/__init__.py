@@ -9,7 +9,6 @@ from ..core.mixture import MixtureWeights, measure_tokens_per_example
 from ..core.registry import MethodSpec, register_method
 from .autoscale import AutoScale, AutoScaleConfig
 from .ddo import DDO, DDOConfig, LossTable, PerturbationRun, fit_domain_law, perturbation_plan, solve_mixture
-from .runner import DDORunner
 from .sampler import interleave_datasets
 
 __all__ = [
@@ -17,7 +16,6 @@ __all__ = [
     "AutoScale",
     "AutoScaleConfig",
     "DDOConfig",
-    "DDORunner",
     "LossTable",
     "MixtureWeights",
     "PerturbationRun",
@@ -41,7 +39,7 @@ register_method(
         module=__name__,
         hub_config="ddo_weights",
         cli_command="mix",
-        exports=("DDO", "DDOConfig", "DDORunner", "LossTable", "MixtureWeights", "interleave_datasets"),
+        exports=("DDO", "DDOConfig", "LossTable", "MixtureWeights", "interleave_datasets"),
     )
 )
 register_method(

@@ -26,19 +26,17 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..core.config import JsonConfig
 from ..core.errors import ConfigError, NonFiniteError, ShapeMismatchError, SolverError
-from ..core.io import read_json, write_json_atomic
-from ..core.mixture import MixtureWeights, check_same_domains, largest_remainder
+from ..core.mixture import MixtureWeights, largest_remainder
+from .loss_table import OBJECTIVES, LossTable, PerturbationRun
 
 __all__ = [
     "DDO",
@@ -56,7 +54,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PLAN_MODES = ("hold_others", "fixed_total")
-OBJECTIVES = ("perplexity", "loss")
 
 
 # ------------------------------------------------------------------------------------------- the plan
@@ -126,134 +123,6 @@ def _amounts(doms, perturbed, x, share, budget, mode):
     else:
         amounts = [max(1, a) for a in largest_remainder(rel, int(budget))]
     return dict(zip(doms, amounts)), {d: a / share for d, a in zip(doms, amounts)}
-
-
-# ------------------------------------------------------------------------------------------- the table
-
-
-@dataclass
-class PerturbationRun:
-    """What one DDO training measured.
-
-    Args:
-        name (`str`): the run name (`"base"`, `"wiki-down"`, ...).
-        perturbed (`str`, *optional*): the perturbed domain, `None` for a base run (several base runs, e.g. seeds,
-            are averaged).
-        multipliers (`dict[str, float]`): realised multiplier `n_i` of every domain.
-        losses (`dict[str, float]`): per-domain validation value (perplexity or loss, see [`LossTable.metric`]).
-        objective (`float`, *optional*): the aggregate value; defaults to the unweighted mean of `losses`.
-    """
-
-    name: str
-    perturbed: str | None
-    multipliers: dict[str, float]
-    losses: dict[str, float] = field(default_factory=dict)
-    objective: float | None = None
-
-    def value(self) -> float:
-        if self.objective is not None:
-            return float(self.objective)
-        if not self.losses:
-            raise ConfigError(f"run {self.name!r} has neither losses nor an objective")
-        return float(np.mean(list(self.losses.values())))
-
-
-@dataclass
-class LossTable:
-    """The measured DDO perturbation runs at one budget.
-
-    Args:
-        domains (`list[str]`): the m domains, in output order.
-        runs (`list[PerturbationRun]`): at least one base run and, per domain, at least one perturbed run.
-        metric (`str`, *optional*, defaults to `"perplexity"`): what `losses`/`objective` hold
-            (`"perplexity"`, as the paper, or `"loss"`).
-        budget (`float`, *optional*): the base budget N, recorded on the output weights.
-        unit (`str`, *optional*, defaults to `"tokens"`): the budget's unit.
-
-    Usage:
-
-    ```python
-    table = LossTable.load("ddo/loss_table.json")
-    table.save("copy.json")
-    ```
-    """
-
-    domains: list[str]
-    runs: list[PerturbationRun]
-    metric: str = "perplexity"
-    budget: float | None = None
-    unit: str = "tokens"
-
-    def __post_init__(self) -> None:
-        self.domains = [str(d) for d in self.domains]
-        self.runs = [r if isinstance(r, PerturbationRun) else PerturbationRun(**r) for r in self.runs]
-        if self.metric not in OBJECTIVES:
-            raise ConfigError(f"metric must be one of {OBJECTIVES}, got {self.metric!r}")
-        for r in self.runs:
-            if r.perturbed is not None and r.perturbed not in self.domains:
-                raise ConfigError(f"run {r.name!r} perturbs {r.perturbed!r}, which is not one of {self.domains}")
-            check_same_domains(list(r.multipliers), self.domains, f"run {r.name!r} multipliers", "the table")
-            if r.losses:
-                check_same_domains(list(r.losses), self.domains, f"run {r.name!r} losses", "the table")
-            vals = [*r.multipliers.values(), *r.losses.values(), *([r.objective] if r.objective is not None else [])]
-            if not all(math.isfinite(float(v)) for v in vals):
-                raise NonFiniteError(f"run {r.name!r} holds NaN or infinite values")
-            if any(float(v) <= 0 for v in r.multipliers.values()):
-                raise ConfigError(f"run {r.name!r} has a non-positive multiplier")
-
-    @classmethod
-    def from_objective_matrix(
-        cls,
-        domains: Sequence[str],
-        base: float,
-        down: Sequence[float],
-        up: Sequence[float],
-        x_down: float = 0.2,
-        x_up: float = 3.0,
-        metric: str = "perplexity",
-        budget: float | None = None,
-    ) -> LossTable:
-        """A table from the aggregate objective of the base run and of each domain's down and up run
-        (e.g. column 8 of the paper's matrix), with the multipliers held-others style."""
-        doms = list(domains)
-        if len(down) != len(doms) or len(up) != len(doms):
-            raise ShapeMismatchError(f"{len(doms)} domains but {len(down)} down and {len(up)} up values")
-        ones = dict.fromkeys(doms, 1.0)
-        runs = [PerturbationRun("base", None, dict(ones), objective=float(base))]
-        for d, yd, yu in zip(doms, down, up):
-            runs.append(PerturbationRun(f"{d}-down", d, {**ones, d: float(x_down)}, objective=float(yd)))
-            runs.append(PerturbationRun(f"{d}-up", d, {**ones, d: float(x_up)}, objective=float(yu)))
-        return cls(doms, runs, metric=metric, budget=budget)
-
-    def base_value(self) -> float:
-        base = [r.value() for r in self.runs if r.perturbed is None]
-        if not base:
-            raise ConfigError("the loss table has no base run (perturbed=None)")
-        return float(np.mean(base))
-
-    def points(self, domain: str) -> tuple[np.ndarray, np.ndarray]:
-        """The normalised fit points `(x, y)` of one domain, the base point `(1, 1)` included."""
-        base = self.base_value()
-        xs, ys = [1.0], [1.0]
-        for r in self.runs:
-            if r.perturbed == domain:
-                xs.append(float(r.multipliers[domain]))
-                ys.append(r.value() / base)
-        return np.asarray(xs), np.asarray(ys)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LossTable:
-        return cls(**dict(data))
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> LossTable:
-        return cls.from_dict(read_json(path))
 
 
 # ------------------------------------------------------------------------------------------- the fit

@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..core.plots import _plt, plot_weights
+from ..core.plots import _plt, plot_weights, save_figure
 
 __all__ = ["plot_curves", "plot_weights"]
 
@@ -40,6 +40,6 @@ def plot_curves(
     ax.legend()
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     plt.close(fig)
     return fig

@@ -10,7 +10,8 @@ Usage:
 
 ```python
 from transformers import GPT2Config, GPT2LMHeadModel, TrainingArguments
-from hf_datavalue.mixing import DDOConfig, DDORunner
+from hf_datavalue.mixing import DDOConfig
+from hf_datavalue.training import DDORunner
 
 runner = DDORunner(
     train_domains={"wiki": wiki_blocks, "code": code_blocks},   # tokenized fixed-length blocks
@@ -39,8 +40,8 @@ from typing import Any
 from ..core.errors import ConfigError, EmptyDatasetError
 from ..core.io import prepare_output_dir, read_json, write_json_atomic
 from ..core.mixture import MixtureWeights, check_same_domains
-from .ddo import DDO, DDOConfig, LossTable, PerturbationRun, PlannedRun, perturbation_plan
-from .sampler import interleave_datasets
+from ..mixing.ddo import DDO, DDOConfig, LossTable, PerturbationRun, PlannedRun, perturbation_plan
+from ..mixing.sampler import interleave_datasets
 
 __all__ = ["DDORunner", "train_on_mixture"]
 
@@ -64,14 +65,15 @@ def train_on_mixture(
         train_domains (`dict[str, datasets.Dataset]`): tokenized training examples per domain.
         eval_domains (`dict[str, datasets.Dataset]`): tokenized validation examples per domain.
         amounts (`dict[str, int]`): examples to take from each domain (the first ones; shuffle beforehand).
-        model_init (`Callable[[], PreTrainedModel]`): builds a fresh model.
+        model_init (`Callable[[], PreTrainedModel]`): builds a fresh model; it is called right after
+            `transformers.set_seed(training_args.seed)`, so every run starts from the same initial weights.
         training_args ([`~transformers.TrainingArguments`]): copied; its `output_dir` is replaced.
         output_dir (`str`): where the Trainer writes.
         data_collator (*optional*): passed to the Trainer (defaults to the Trainer's default collator).
         seed (`int`, *optional*, defaults to 0): seed of the interleaving order.
         callbacks (`list`, *optional*): extra Trainer callbacks.
     """
-    from transformers import Trainer
+    from transformers import Trainer, set_seed
 
     check_same_domains(list(amounts), list(train_domains), "amounts", "train_domains")
     parts = {}
@@ -88,6 +90,9 @@ def train_on_mixture(
     )
     args = copy.deepcopy(training_args)
     args.output_dir = str(output_dir)
+    # Seed before building the model: its initial weights must not depend on what ran before in this process
+    # (otherwise two sweeps differ, and a resumed sweep differs from an uninterrupted one).
+    set_seed(args.seed)
     trainer = Trainer(
         model=model_init(),
         args=args,

@@ -1,0 +1,118 @@
+"""Print the markdown tables of docs/fasttrack.md from the stored rows in benchmarks/results/fasttrack/."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS  # noqa: E402
+
+
+def load(name: str):
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def main() -> None:
+    km = load("kmeans_backend")
+    if km:
+        print("| k-means backend | seconds | leaves | max leaf | mean member-centroid cosine |")
+        print("|---|---|---|---|---|")
+        for r in km["rows"]:
+            print(
+                f"| {r['backend']} | {r['seconds']:.1f} | {r['n_leaves']} | {r['max_leaf']} | "
+                f"{r['mean_member_centroid_cosine']:.3f} |"
+            )
+        print(
+            f"\n({km['rows'][0]['n_rows']} rows x {km['rows'][0]['dim']} dims, tau={km['rows'][0]['tau']}; "
+            f"chosen: {km['chosen']})\n"
+        )
+    s1 = load("stage1")
+    if s1:
+        best = s1["chosen_on_dev"]
+        rep = s1["test"]["chosen"]["report"]
+        print(
+            f"Stage 1 with the oracle verifier (chosen on {s1['n_dev']} dev queries: fuzzy_threshold="
+            f"{best['fuzzy_threshold']}, max_clusters={best['max_clusters']}, embedding_clusters="
+            f"{best['embedding_clusters']}; reported on {s1['n_test']} test queries; index: "
+            f"{s1['index']['n_clusters']} leaves):\n"
+        )
+        print("| metric | dev | test |\n|---|---|---|")
+        print(f"| stage-1 recall (micro) | {best['dev_stage1_recall']:.3f} | {rep['stage1_recall_micro']:.3f} |")
+        print(f"| stage-1 recall (macro) | | {rep['stage1_recall_macro']:.3f} |")
+        print(
+            f"| corpus share verified per query (mean) | {best['dev_corpus_fraction']:.4f} | "
+            f"{rep['corpus_fraction_verified_mean']:.4f} |"
+        )
+        print(f"| corpus share verified per query (max) | | {rep['corpus_fraction_verified_max']:.4f} |")
+        print(f"| end-to-end precision (oracle) | | {rep['end_to_end']['micro_precision']:.3f} |")
+        print(f"| batches (B=10) per query | | {rep['batches_per_query']:.1f} |")
+        print(f"| seconds per query (stage 1 + oracle) | | {rep['seconds_per_query']:.3f} |")
+        keyword_only = max(
+            (
+                g
+                for g in s1["dev_grid"]
+                if g["embedding_clusters"] == 0 and g["dev_corpus_fraction"] <= s1["budget_corpus_fraction"]
+            ),
+            key=lambda g: g["dev_stage1_recall"],
+        )
+        emb_only = s1["dev_embedding_only"]
+        print(
+            f"\nOn dev, keywords alone reach {keyword_only['dev_stage1_recall']:.3f} (theta="
+            f"{keyword_only['fuzzy_threshold']}, cap={keyword_only['max_clusters']}, share "
+            f"{keyword_only['dev_corpus_fraction']:.4f}); centroid retrieval alone: "
+            + ", ".join(
+                f"{e['embedding_clusters']} clusters {e['dev_stage1_recall']:.3f} (share "
+                f"{e['dev_corpus_fraction']:.4f})"
+                for e in emb_only
+            )
+            + ".\n"
+        )
+    base = load("baselines")
+    if base:
+        print(
+            "| baseline (full corpus, cut-off tuned on dev) | cut-off | test macro set-F1 | micro F1 | "
+            "oracle best-k macro F1 | s/query |"
+        )
+        print("|---|---|---|---|---|---|")
+        for name, r in base["rows"].items():
+            cut = f"{r['cutoff']['kind']}={r['cutoff']['value']:.3g}"
+            print(
+                f"| {name} | {cut} | {r['test']['macro_f1']:.3f} | {r['test']['micro_f1']:.3f} | "
+                f"{r.get('oracle_best_k_macro_f1', float('nan')):.3f} | {r['seconds_per_query']:.4f} |"
+            )
+        print()
+    e2e = load("end_to_end")
+    if e2e:
+        ft = e2e["fasttrack_trained_verifier"]["report"]
+        print(f"End to end on {e2e['sample']['n_test']} test queries of held-out relations:\n")
+        print("| method | macro P | macro R | macro set-F1 | micro F1 | s/query |\n|---|---|---|---|---|---|")
+        m = ft["end_to_end"]
+        print(
+            f"| FastTrack + trained verifier | {m['macro_precision']:.3f} | {m['macro_recall']:.3f} | "
+            f"{m['macro_f1']:.3f} | {m['micro_f1']:.3f} | {ft['seconds_per_query']:.2f} |"
+        )
+        for name, r in e2e["baselines"].items():
+            s = r["sample"]
+            print(
+                f"| {name} (dev-tuned) | {s['macro_precision']:.3f} | {s['macro_recall']:.3f} | "
+                f"{s['macro_f1']:.3f} | {s['micro_f1']:.3f} | {r.get('seconds_per_query', float('nan')):.4f} |"
+            )
+        print(
+            f"\nstage-1 recall {ft['stage1_recall_micro']:.3f}; verifier precision {ft['verifier_precision']:.3f},"
+            f" recall on candidates {ft['verifier_recall_on_candidates']:.3f}; ratio of macro F1 to the best BM25:"
+            f" {e2e['macro_f1_ratio_vs_best_bm25']}; verifier pair metrics on held-out relations: "
+            f"{e2e['verifier']['eval_pairs']}\n"
+        )
+    tr = load("tracin_timing")
+    if tr:
+        print(
+            f"TracIn (grad-dot, {tr['model']}): {tr['seconds_per_query_full_corpus_extrapolated']:.1f} s per query "
+            f"on the full corpus (extrapolated from {tr['n_train_rows']} rows x {tr['n_queries']} queries)."
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Configuration of Projektor (OT-based performance prediction and source selection, `specs/projektor.md`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..core.config import JsonConfig, OTArguments
+from ..core.errors import ConfigError
+
+__all__ = ["TARGETS", "ProjektorConfig"]
+
+TARGETS = ("accuracy", "loss", "log_loss")
+
+
+@dataclass
+class ProjektorConfig(OTArguments, JsonConfig):
+    """Arguments of [`MixtureOT`], [`ProjektorPredictor`] and [`ProjektorSelector`].
+
+    The OT block ([`~hf_datavalue.core.config.OTArguments`]) defaults to the reference's `eps = 1e-2`
+    (`entreg = 1e-2` in otdd), not LAVA's 0.1 (spec pitfall 5).
+
+    Args:
+        eps (`float`, *optional*, defaults to 0.01): outer entropic regularisation (absolute, cost units).
+        inner_eps (`float`, *optional*, defaults to 0.01): regularisation of the class-to-class inner OT.
+        lambda_x (`float`, *optional*, defaults to 1.0): weight of the feature cost `½‖u − v‖²`.
+        lambda_y (`float`, *optional*, defaults to 1.0): weight of the label cost `½·W(c, c')`.
+        distance (`str`, *optional*, defaults to `"debiased"`): the predictor's OT feature, the debiased Sinkhorn
+            divergence (faithful) or the plain entropic OT value. Gradients always use non-debiased potentials.
+        ot_mode (`str`, *optional*, defaults to `"resampled"`): `"resampled"` draws `round(N·p_i)` points per
+            source with replacement (the reference); `"mass"` puts the mixture weights as marginal masses on the
+            union of pilot points (no resampling, deterministic).
+        label_table (`str`, *optional*, defaults to `"pooled"`): `"pooled"` computes the class-to-class table
+            once on the pooled pilot points (fast, independent of p); `"per_mixture"` recomputes it on each drawn
+            mixture (the reference).
+        reps (`int`, *optional*, defaults to 1): draws of `D(N, p)` per evaluation; the median value and the
+            median gradient are used (reference: 1).
+        design (`str`, *optional*, defaults to `"library"`): stage-1 design: `"library"` (`2 + 4(m−1)` columns,
+            full rank) or `"notebook"` (the reference's 8-parameter design, m = 3 only).
+        target (`str`, *optional*, defaults to `"accuracy"`): the modelled quantity (`"accuracy"`, `"loss"`,
+            `"log_loss"`); decides the step direction (maximise accuracy, minimise the others).
+        lr (`float`, *optional*, defaults to 5e-4): first step size `η_0` (reference 5e-4, unit-dependent).
+        decay (`float`, *optional*, defaults to 0.9): step decay `η_t = lr·decay^t`.
+        steps (`int`, *optional*, defaults to 100): projected-gradient iterations.
+        normalized_steps (`bool`, *optional*, defaults to `False`): divide the centred gradient by its max-abs
+            entry before the step (unit-free steps, as the spec's cheap check).
+        eps (`float`), tol, max_iter, momentum, mode, block_size, dtype, device, seed: see `OTArguments`.
+    """
+
+    method = "projektor"
+
+    eps: float = field(default=1e-2, metadata={"help": "Outer entropic regularisation (reference entreg 1e-2)."})
+    inner_eps: float = field(default=1e-2, metadata={"help": "Entropic regularisation of the class-to-class OT."})
+    lambda_x: float = field(default=1.0, metadata={"help": "Weight of the feature cost ½‖u − v‖²."})
+    lambda_y: float = field(default=1.0, metadata={"help": "Weight of the label cost ½·W(c, c')."})
+    distance: Literal["debiased", "plain"] = field(
+        default="debiased", metadata={"help": "Predictor OT feature: debiased Sinkhorn divergence or plain OT."}
+    )
+    ot_mode: Literal["resampled", "mass"] = field(
+        default="resampled", metadata={"help": "'resampled' draws round(N·p_i) per source; 'mass' reweights."}
+    )
+    label_table: Literal["pooled", "per_mixture"] = field(
+        default="pooled", metadata={"help": "Class-to-class table on pooled pilots (once) or per drawn mixture."}
+    )
+    reps: int = field(default=1, metadata={"help": "Draws of D(N, p) per evaluation (median taken)."})
+    design: Literal["library", "notebook"] = field(
+        default="library", metadata={"help": "Stage-1 design: 'library' (full rank) or 'notebook' (reference)."}
+    )
+    target: Literal["accuracy", "loss", "log_loss"] = field(
+        default="accuracy", metadata={"help": "Modelled performance quantity (decides the step direction)."}
+    )
+    lr: float = field(default=5e-4, metadata={"help": "First step size of the projected gradient."})
+    decay: float = field(default=0.9, metadata={"help": "Step decay per iteration."})
+    steps: int = field(default=100, metadata={"help": "Projected-gradient iterations."})
+    normalized_steps: bool = field(
+        default=False, metadata={"help": "Divide the centred gradient by its max-abs entry (unit-free steps)."}
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_ot_arguments()
+        if not self.inner_eps > 0:
+            raise ConfigError(f"inner_eps must be positive, got {self.inner_eps}")
+        if self.lambda_x < 0 or self.lambda_y < 0 or self.lambda_x + self.lambda_y == 0:
+            raise ConfigError(
+                f"lambda_x and lambda_y must be >= 0 and not both 0, got {self.lambda_x}, {self.lambda_y}"
+            )
+        if self.distance not in ("debiased", "plain"):
+            raise ConfigError(f"distance must be 'debiased' or 'plain', got {self.distance!r}")
+        if self.ot_mode not in ("resampled", "mass"):
+            raise ConfigError(f"ot_mode must be 'resampled' or 'mass', got {self.ot_mode!r}")
+        if self.label_table not in ("pooled", "per_mixture"):
+            raise ConfigError(f"label_table must be 'pooled' or 'per_mixture', got {self.label_table!r}")
+        if self.reps < 1:
+            raise ConfigError(f"reps must be >= 1, got {self.reps}")
+        if self.design not in ("library", "notebook"):
+            raise ConfigError(f"design must be 'library' or 'notebook', got {self.design!r}")
+        if self.target not in TARGETS:
+            raise ConfigError(f"target must be one of {TARGETS}, got {self.target!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
+        if not 0 < self.decay <= 1:
+            raise ConfigError(f"decay must lie in (0, 1], got {self.decay}")
+        if self.steps < 0:
+            raise ConfigError(f"steps must be >= 0, got {self.steps}")
+
+    @property
+    def sign(self) -> float:
+        """+1 when the target is maximised (accuracy), -1 when it is minimised (loss, log-loss)."""
+        return 1.0 if self.target == "accuracy" else -1.0
