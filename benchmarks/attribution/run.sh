@@ -13,5 +13,6 @@ if [ ! -x "$PEERS/bin/python" ]; then
 fi
 [ -f outputs/bench_attribution/cifar10_cnn/model.safetensors ] || "$PY" benchmarks/attribution/prepare.py
 "$PY" benchmarks/attribution/ours.py
+"$PY" benchmarks/attribution/bf16.py
 "$PEERS/bin/python" benchmarks/attribution/peers.py
 "$PY" benchmarks/attribution/report.py > docs/benchmarks_attribution.md.new && mv docs/benchmarks_attribution.md.new docs/benchmarks_attribution.md
