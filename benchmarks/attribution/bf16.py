@@ -1,7 +1,7 @@
 """Forward-INF on a bf16 model vs the same weights in fp32 (issue 11, item 1).
 
 all-MiniLM-L6-v2 with a sequence-classification head (2 labels, head initialised with seed 0), 128 SST-2
-training rows, 8 validation queries, one SGD step at lr 1e-3 (per-query mode) and the JVP limit. The fp32
+training rows and 8 validation queries (tokens truncated/padded to 32), one SGD step at lr 1e-3 (per-query mode) and the JVP limit. The fp32
 reference is the fp32 model; the bf16 model is its `.to(torch.bfloat16)` cast. Metric: the median over the 8
 queries of the Spearman correlation between the bf16 and the fp32 scores, for `compute_dtype="model"` (the old
 behaviour: step and forward passes in bf16) and `compute_dtype="auto"` (float32 copy of the weights).
@@ -27,7 +27,7 @@ from scipy.stats import spearmanr
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "sst2"
 OUT = Path(__file__).resolve().parents[1] / "results" / "attribution" / "bf16_minilm.json"
-N_TRAIN, N_QUERY, LR = 128, 8, 1e-3
+N_TRAIN, N_QUERY, LR, MAX_LEN = 128, 8, 1e-3, 32
 
 
 def _rows(split: str, n: int) -> list[dict]:
@@ -47,7 +47,7 @@ def main() -> None:
     tok = AutoTokenizer.from_pretrained(path)
 
     def encode(rows: list[dict]) -> Dataset:
-        enc = tok([r["sentence"] for r in rows], padding="max_length", truncation=True, max_length=48)
+        enc = tok([r["sentence"] for r in rows], padding="max_length", truncation=True, max_length=MAX_LEN)
         return Dataset.from_dict({**enc, "labels": [r["label"] for r in rows]})
 
     train, queries = encode(_rows("train", N_TRAIN)), encode(_rows("validation", N_QUERY))
@@ -63,7 +63,7 @@ def main() -> None:
         start = time.perf_counter()
         ref = forward_inf_scores(fp32, train, queries, cfg).scores
         ref_s = time.perf_counter() - start
-        for compute in ("model", "auto"):
+        for compute in ("auto", "model"):
             start = time.perf_counter()
             res = forward_inf_scores(
                 bf16, train, queries, ForwardInfConfig.from_dict({**cfg.to_dict(), "compute_dtype": compute})
@@ -88,8 +88,8 @@ def main() -> None:
             }  # fmt: skip
             rows.append(row)
             print(mode, compute, round(row["median_spearman_vs_fp32"], 4), f"{wall:.1f}s", flush=True)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(rows, indent=2) + "\n")
+            OUT.parent.mkdir(parents=True, exist_ok=True)
+            OUT.write_text(json.dumps(rows, indent=2) + "\n")  # after every row: a partial run keeps its rows
 
 
 if __name__ == "__main__":

@@ -9,5 +9,6 @@ PEERS=.bench-venvs/peers
 source benchmarks/peer_venvs.sh && peer_venv peers  # captum + dattri on the local CPU torch, in their own venv
 [ -f outputs/bench_attribution/cifar10_cnn/model.safetensors ] || "$PY" benchmarks/attribution/prepare.py
 "$PY" benchmarks/attribution/ours.py
+"$PY" benchmarks/attribution/bf16.py
 "$PEERS/bin/python" benchmarks/attribution/peers.py
 "$PY" benchmarks/attribution/report.py > docs/benchmarks_attribution.md.new && mv docs/benchmarks_attribution.md.new docs/benchmarks_attribution.md

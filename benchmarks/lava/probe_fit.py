@@ -2,7 +2,7 @@
 
 Data: 1,000 x 384 MiniLM embeddings of SST-2 (2 classes) and of AG News (4 classes) from the sweep's cache
 (`sweep.py prepare` first), probe L2 0.3 and 0.03. Each fit is timed 3 times (median). Also recorded: the largest
-difference of centred logits on the other 1,000 rows and the share of equal predictions.
+difference of centred logits on the validation rows and the share of equal predictions.
 
 ```bash
 PYTHONPATH=src .venv/bin/python benchmarks/lava/probe_fit.py
@@ -61,7 +61,7 @@ def main() -> None:
     for name, k in (("sst2", 2), ("ag_news", 4)):
         data = np.load(RESULTS / "data" / f"{name}_A.npz")
         x, y = data["x_train"][:1000], data["y_train"][:1000]
-        x_eval = data["x_train"][1000:2000]
+        x_eval = data["x_valid"]
         for l2 in (0.3, 0.03):
             t_old, old = _median_time(partial(old_fit_logits, x, y, k, l2, x_eval))
             t_new, probe = _median_time(partial(LinearProbe(k, l2=l2).fit, x, y))

@@ -17,3 +17,9 @@ for d in sst2 cifar10; do
 done
 $PY benchmarks/lava/bench.py throughput --n 2000 > $R/throughput.json
 $PY benchmarks/lava/bench.py scale --out $R/scale.json
+# Defaults: sweep on split A, choose, report on split B (probe-loss and kNN beside LAVA); probe fit timing.
+$PY benchmarks/lava/sweep.py prepare
+$PY benchmarks/lava/sweep.py sweep --split A
+$PY benchmarks/lava/sweep.py choose
+$PY benchmarks/lava/sweep.py report --split B
+$PY benchmarks/lava/probe_fit.py
