@@ -44,6 +44,12 @@ _EXPORTS: dict[str, str] = {
     "forward_inf_scores": "hf_datavalue.attribution",
     "grad_dot_scores": "hf_datavalue.attribution",
     "self_loss_scores": "hf_datavalue.attribution",
+    # Projektor
+    "ProjektorConfig": "hf_datavalue.projektor",
+    "ProjektorPredictor": "hf_datavalue.projektor",
+    "ProjektorResult": "hf_datavalue.projektor",
+    "ProjektorSelector": "hf_datavalue.projektor",
+    "ot_only_selection": "hf_datavalue.projektor",
     # HF adapters
     "ForwardInfCallback": "hf_datavalue.trainer_callbacks",
     "ScoringCallback": "hf_datavalue.trainer_callbacks",
@@ -80,6 +86,10 @@ __all__ = [
     "LossTable",
     "METHODS",
     "MixtureWeights",
+    "ProjektorConfig",
+    "ProjektorPredictor",
+    "ProjektorResult",
+    "ProjektorSelector",
     "PushResult",
     "ScoringCallback",
     "SelfLossConfig",
@@ -91,6 +101,7 @@ __all__ = [
     "grad_dot_scores",
     "interleave_datasets",
     "load_values",
+    "ot_only_selection",
     "push_values",
     "self_loss_scores",
 ]
@@ -119,6 +130,13 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
         LossTable,
         MixtureWeights,
         interleave_datasets,
+    )
+    from .projektor import (
+        ProjektorConfig,
+        ProjektorPredictor,
+        ProjektorResult,
+        ProjektorSelector,
+        ot_only_selection,
     )
     from .registry import METHODS, get_method
     from .trainer_callbacks import ForwardInfCallback, ScoringCallback

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from hf_datavalue.projektor import ProjektorConfig, ProjektorResult, ot_only_selection
-
-from ..contract import ContractCase
-from .helpers import gaussian_sources
+from tests.contract import ContractCase
+from tests.projektor.helpers import gaussian_sources
 
 
 def make_contract_case() -> ContractCase:
