@@ -20,7 +20,7 @@ def make_contract_case() -> ContractCase:
         method="projektor",
         run=run,
         n_rows=3,
-        key_column="source",
+        key_column="row_idx",
         bad_config={"eps": -1.0},
         config_kwargs={"reps": 3, "target": "loss", "eps": 0.05},
     )
