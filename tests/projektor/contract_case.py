@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from hf_datavalue.projektor import ProjektorConfig, ProjektorResult, ot_only_selection
-
-from ..contract import ContractCase
-from .helpers import gaussian_sources
+from tests.contract import ContractCase
+from tests.projektor.helpers import gaussian_sources
 
 
 def make_contract_case() -> ContractCase:
@@ -21,7 +20,7 @@ def make_contract_case() -> ContractCase:
         method="projektor",
         run=run,
         n_rows=3,
-        key_column="source",
+        key_column="row_idx",
         bad_config={"eps": -1.0},
         config_kwargs={"reps": 3, "target": "loss", "eps": 0.05},
     )

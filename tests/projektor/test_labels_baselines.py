@@ -87,7 +87,7 @@ def test_result_contract_round_trip(tmp_path):
     out = res.save(tmp_path / "run")
     again = ProjektorResult.load(out)
     assert again.weights == w and again.selection.predicted == 1.5
-    assert res.provenance.n_rows == 3 and res.provenance.row_key == "source"
+    assert res.provenance.n_rows == 3 and res.provenance.row_key == "row_idx"
 
 
 def test_plots_write_pngs(tmp_path):

@@ -1,7 +1,7 @@
 """[`ProjektorResult`]: a selected mixture with its predictor, in the library's result contract.
 
-One row per source (`source`, `weight`, `ot_gradient_final` is not stored; only what is needed to reproduce):
-`to_dataset()` gives the table, `save()` writes parquet + `meta.json` + `config.json` atomically, `load()` reads
+One row per source (`row_idx`, `source`, `weight`, `examples`), keyed by `row_idx` like
+[`~hf_datavalue.core.mixture.MixtureWeights`]: `to_dataset()` gives the table, `save()` writes parquet + `meta.json` + `config.json` atomically, `load()` reads
 it back.
 
 Usage:
@@ -31,7 +31,7 @@ from .selection import ProjektorSelection
 
 __all__ = ["KEY_COLUMN", "SCORE_COLUMN", "SCORE_SEMANTICS", "ProjektorResult"]
 
-KEY_COLUMN = "source"
+KEY_COLUMN = "row_idx"
 SCORE_COLUMN = "weight"
 SCORE_SEMANTICS = "share of the purchase drawn from each source (sums to one)"
 
@@ -76,14 +76,15 @@ class ProjektorResult:
         )
 
     def to_dataset(self) -> Any:
-        """A `datasets.Dataset` with columns `source`, `weight`, `examples` (the quota at the target size)."""
+        """A `datasets.Dataset` with `row_idx`, `source`, `weight`, `examples` (the quota at the target size)."""
         import datasets
 
         names = self.weights.domains
         quotas = self.weights.to_quotas(self.selection.size) if self.selection.size > 0 else dict.fromkeys(names, 0)
         return datasets.Dataset.from_dict(
             {
-                KEY_COLUMN: names,
+                KEY_COLUMN: list(range(len(names))),
+                "source": names,
                 SCORE_COLUMN: [float(self.weights[n]) for n in names],
                 "examples": [int(quotas[n]) for n in names],
             }
