@@ -11,7 +11,7 @@ from torch import nn
 
 from ..core.errors import MissingColumnError
 from ..core.gradients import LossFn, is_hf_model
-from .data import ROW_KEY, iterate_batches, ordered_loader, prepare_dataset
+from ..core.row_loader import ROW_KEY, iterate_batches, ordered_loader, prepare_dataset
 
 
 @contextmanager

@@ -31,9 +31,9 @@ from torch import nn
 from ..core.errors import ConfigError
 from ..core.gradients import HFPerExampleLoss, LossFn, per_example_gradients, per_example_loss, query_gradient
 from ..core.gradients import select_parameters as _select
+from ..core.row_loader import ordered_loader, sweep
 from ._common import model_device, prepare_pair, query_batches, renamed_missing_labels, scoring_mode
 from ._config import JSONConfigMixin
-from .data import ordered_loader, sweep
 from .result import AttributionResult
 
 __all__ = ["GradDotConfig", "SelfLossConfig", "grad_dot_scores", "self_loss_scores"]

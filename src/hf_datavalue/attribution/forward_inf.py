@@ -41,10 +41,10 @@ from torch import nn
 
 from ..core.errors import ConfigError, NonFiniteError
 from ..core.gradients import HFPerExampleLoss, LossFn, per_example_loss, query_gradient, select_parameters
+from ..core.row_loader import ordered_loader, sweep
 from ._common import model_device, prepare_pair, query_batches, renamed_missing_labels, scoring_mode
 from ._config import JSONConfigMixin
 from ._precision import COMPUTE_DTYPES, cast_batch, float32_state, forward_ad_attention, master_dtype, needs_upcast
-from .data import ordered_loader, sweep
 from .result import AttributionResult
 
 logger = logging.getLogger(__name__)

@@ -33,6 +33,7 @@ import numpy as np
 from ..core.errors import NonFiniteError, OutputExistsError, ShapeMismatchError
 from ..core.io import atomic_path, prepare_output_dir, read_json, write_json_atomic, write_parquet_atomic
 from ..core.provenance import ValueProvenance, row_key_fingerprint
+from ..core.rows import ROW_KEY
 
 __all__ = ["AttributionResult"]
 
@@ -95,7 +96,7 @@ class AttributionResult:
 
         n, m = self.scores.shape
         cols: dict[str, Any] = {
-            "row_idx": np.repeat(self.row_idx, m),
+            ROW_KEY: np.repeat(self.row_idx, m),
             "query_id": np.tile(np.asarray(self.query_ids, dtype=object), n),
             "score": self.scores.reshape(-1),
         }
@@ -116,7 +117,7 @@ class AttributionResult:
         import pyarrow as pa
 
         k = max(1, min(int(k), self.n_train))
-        out: dict[str, list[Any]] = {"query_id": [], "kind": [], "rank": [], "row_idx": [], "score": []}
+        out: dict[str, list[Any]] = {"query_id": [], "kind": [], "rank": [], ROW_KEY: [], "score": []}
         for j, qid in enumerate(self.query_ids):
             col = self.scores[:, j]
             order = np.argsort(-col, kind="stable")
@@ -125,7 +126,7 @@ class AttributionResult:
                     out["query_id"].append(qid)
                     out["kind"].append(kind)
                     out["rank"].append(rank)
-                    out["row_idx"].append(int(self.row_idx[i]))
+                    out[ROW_KEY].append(int(self.row_idx[i]))
                     out["score"].append(float(col[i]))
         return pa.table(out)
 
@@ -156,7 +157,7 @@ class AttributionResult:
         if (path / "scores.safetensors").exists() and not overwrite:
             raise OutputExistsError(f"{path} already holds attribution results; pick another folder or overwrite=True")
         path = prepare_output_dir(path, run_config={"method": self.method, **self.config}, overwrite=overwrite)
-        tensors = {"scores": self.scores, "row_idx": self.row_idx}
+        tensors = {"scores": self.scores, ROW_KEY: self.row_idx}
         if self.base_loss is not None:
             tensors["base_loss"] = np.asarray(self.base_loss, dtype=np.float64)
         if self.new_loss is not None:
@@ -185,7 +186,7 @@ class AttributionResult:
         return cls(
             method=prov["method"],
             scores=tensors["scores"],
-            row_idx=tensors["row_idx"],
+            row_idx=tensors[ROW_KEY],
             query_ids=query_ids,
             score_semantics=prov["score_semantics"],
             config=prov.get("params", {}),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigError
+from ..core.rows import ROW_KEY
 from ._args import add_config_arguments, config_from_args
 from ._data import load_json_file, load_table
 
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     prov.extra["source_path"] = args.train  # local paths are reduced to file names when published on the Hub
     prov.extra["validation_path"] = args.valid
     table = pa.table(
-        {"row_idx": pa.array(result.row_idx, pa.int64()), "lava_value": pa.array(result.values, pa.float64())}
+        {ROW_KEY: pa.array(result.row_idx, pa.int64()), "lava_value": pa.array(result.values, pa.float64())}
     )
     write_parquet_atomic(out, table, metadata=prov.to_dict())
     write_json_atomic(out.with_name("meta.json"), prov.to_dict())

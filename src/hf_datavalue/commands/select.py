@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ConfigError
+from ..core.rows import ROW_KEY
 from ._data import load_table
 
 __all__ = ["register", "run"]
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if not _is_main_process():  # every process holds the same result; rank 0 writes
         return 0
     if args.write == "ids":
-        table: Any = {"row_idx": chosen, "gotd_score": result.scores_of(chosen)}
+        table: Any = {ROW_KEY: chosen, "gotd_score": result.scores_of(chosen)}
     else:
         rows = selector.select(pool, args.k)
         if args.streaming:

@@ -32,6 +32,7 @@ import numpy as np
 
 from .errors import ConfigError, EmptyDatasetError, NonFiniteError, OutputExistsError, ShapeMismatchError
 from .io import read_json, write_json_atomic
+from .rows import ROW_KEY
 
 __all__ = ["UNITS", "MixtureWeights", "largest_remainder", "measure_tokens_per_example", "normalize_weights"]
 
@@ -256,9 +257,9 @@ class MixtureWeights:
         """A `datasets.Dataset` with one row per domain: `row_idx` (domain position), `domain`, `weight`."""
         from datasets import Dataset, Features, Value
 
-        features = Features({"row_idx": Value("int64"), "domain": Value("string"), "weight": Value("float64")})
+        features = Features({ROW_KEY: Value("int64"), "domain": Value("string"), "weight": Value("float64")})
         return Dataset.from_dict(
-            {"row_idx": list(range(len(self))), "domain": self.domains, "weight": self.as_list()}, features=features
+            {ROW_KEY: list(range(len(self))), "domain": self.domains, "weight": self.as_list()}, features=features
         )
 
     def value_provenance(self) -> Any:

@@ -37,6 +37,7 @@ import numpy as np
 from ..core.embeddings import Embedder, embed_dataset, embedding_matrix, get_embedder
 from ..core.errors import ConfigError, EmptyDatasetError, MissingColumnError, ShapeMismatchError
 from ..core.io import prepare_output_dir, read_json, write_bytes_atomic, write_json_atomic
+from ..core.rows import ROW_KEY
 from .cache import ResponseCache
 from .clustering import ClusterTree, recursive_kmeans
 from .config import FastTrackConfig
@@ -142,7 +143,7 @@ class FastTrackIndex:
 
         return Dataset.from_dict(
             {
-                "row_idx": np.arange(self.n_rows, dtype=np.int64),
+                ROW_KEY: np.arange(self.n_rows, dtype=np.int64),
                 "cluster_id": self.labels,
                 "cluster_path": [self.paths[c] for c in self.labels],
             }
@@ -311,7 +312,7 @@ class FastTrackIndex:
         meta = read_json(path / "index_meta.json")
         config = FastTrackConfig.from_dict(meta.pop("config"))
         table = load_from_disk(str(path / "index"))
-        row_idx = np.asarray(table["row_idx"], dtype=np.int64)
+        row_idx = np.asarray(table[ROW_KEY], dtype=np.int64)
         labels = np.empty(len(row_idx), dtype=np.int64)
         labels[row_idx] = np.asarray(table["cluster_id"], dtype=np.int64)
         n_clusters = int(meta.pop("n_clusters"))

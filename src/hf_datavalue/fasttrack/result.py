@@ -34,12 +34,13 @@ import numpy as np
 from ..core.errors import OutputExistsError, ValueTableError
 from ..core.io import read_json, write_json_atomic, write_parquet_atomic
 from ..core.provenance import ValueProvenance, row_key_fingerprint
+from ..core.rows import ROW_KEY
 
 __all__ = ["CANDIDATE_COLUMNS", "FastTrackResult", "SCORE_COLUMN", "SCORE_SEMANTICS", "STAT_COLUMNS"]
 
 SCORE_COLUMN = "verified"
 SCORE_SEMANTICS = "True = the verifier judged that the training row explicitly states the query fact (support)"
-CANDIDATE_COLUMNS = ("query_id", "row_idx", "cluster_id", "verified")
+CANDIDATE_COLUMNS = ("query_id", ROW_KEY, "cluster_id", "verified")
 STAT_COLUMNS = (
     "query_id",
     "n_keywords",
@@ -85,7 +86,7 @@ class FastTrackResult:
             score_column=SCORE_COLUMN,
             score_semantics=SCORE_SEMANTICS,
             n_rows=candidates.num_rows,
-            row_fingerprint=row_key_fingerprint(np.asarray(candidates.column("row_idx"), dtype=np.int64)),
+            row_fingerprint=row_key_fingerprint(np.asarray(candidates.column(ROW_KEY), dtype=np.int64)),
             params=self.config,
         )
 
@@ -113,7 +114,7 @@ class FastTrackResult:
         """query_id -> set of returned row positions (empty set for a query with no verified row)."""
         out: dict[str, set[int]] = {q: set() for q in self.query_ids}
         tr = self.traces()
-        for q, r in zip(tr.column("query_id").to_pylist(), tr.column("row_idx").to_pylist()):
+        for q, r in zip(tr.column("query_id").to_pylist(), tr.column(ROW_KEY).to_pylist()):
             out.setdefault(str(q), set()).add(int(r))
         return out
 
@@ -121,7 +122,7 @@ class FastTrackResult:
         """query_id -> set of candidate row positions (stage-1 output)."""
         out: dict[str, set[int]] = {q: set() for q in self.query_ids}
         c = self.candidates
-        for q, r in zip(c.column("query_id").to_pylist(), c.column("row_idx").to_pylist()):
+        for q, r in zip(c.column("query_id").to_pylist(), c.column(ROW_KEY).to_pylist()):
             out.setdefault(str(q), set()).add(int(r))
         return out
 

@@ -36,6 +36,7 @@ import numpy as np
 from ..core.embeddings import Embedder
 from ..core.errors import ConfigError, DataValueError, EmptyDatasetError, MissingColumnError
 from ..core.io import write_parquet_atomic
+from ..core.rows import ROW_KEY
 from .cache import ResponseCache
 from .config import FastTrackConfig
 from .index import FastTrackIndex, embed_texts
@@ -309,7 +310,7 @@ class FastTrackTracer:
         cand = pa.table(
             {
                 "query_id": pa.array([r[0] for r in rows], pa.string()),
-                "row_idx": pa.array([r[1] for r in rows], pa.int64()),
+                ROW_KEY: pa.array([r[1] for r in rows], pa.int64()),
                 "cluster_id": pa.array([r[2] for r in rows], pa.int64()),
                 "verified": pa.array([r[3] for r in rows], pa.bool_()),
             }
@@ -341,7 +342,7 @@ class FastTrackTracer:
                 continue
             stats += pq.read_table(st_file).to_pylist()
             cand = pq.read_table(cand_file).to_pydict()
-            rows += list(zip(cand["query_id"], cand["row_idx"], cand["cluster_id"], cand["verified"]))
+            rows += list(zip(cand["query_id"], cand[ROW_KEY], cand["cluster_id"], cand["verified"]))
         if stats:
             logger.info("resuming: %d queries already traced in %s", len(stats), part)
         return rows, stats

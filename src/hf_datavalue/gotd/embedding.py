@@ -37,6 +37,7 @@ from ..core.errors import (
     OutputExistsError,
     ShapeMismatchError,
 )
+from ..core.rows import ROW_KEY
 from .config import GotdConfig
 from .shards import ShardStore
 from .text import chunk_text, concat_texts, hash_texts
@@ -193,11 +194,11 @@ def _embed_shard(
         )
     pos = np.asarray(unit_rows, dtype=np.int64)
     units = {
-        "row_idx": ids[pos] if len(pos) else np.zeros(0, np.int64),
+        ROW_KEY: ids[pos] if len(pos) else np.zeros(0, np.int64),
         "chunk_idx": np.asarray(unit_chunks, np.int64),
     }
     store.write_shard(
-        i, x.reshape(len(pos), dim), units, {"row_idx": ids, "row_hash": row_hash, "domain": domains, "kept": kept}
+        i, x.reshape(len(pos), dim), units, {ROW_KEY: ids, "row_hash": row_hash, "domain": domains, "kept": kept}
     )
 
 

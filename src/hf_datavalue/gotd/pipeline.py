@@ -31,6 +31,7 @@ from ..core.distributed import ProcessContext, process_context, resolve_device
 from ..core.embeddings import Embedder
 from ..core.errors import ConfigError, DataValueError, EmptyDatasetError, RowKeyMismatchError, ShapeMismatchError
 from ..core.provenance import ValueProvenance, row_key_fingerprint
+from ..core.rows import ROW_KEY
 from .config import GotdConfig
 from .embedding import embed_pool, is_iterable
 from .result import SCORE_COLUMN, SCORE_SEMANTICS, GotdResult
@@ -98,7 +99,7 @@ def _score_shard(store: ShardStore, i: int, solve: GotdSolve, device: str) -> tu
         g, lse = np.zeros(0), np.full(len(solve.f), -np.inf)
     else:
         g, lse = pool_potentials(solve, x, device=device)
-    store.write_scores(i, {"row_idx": units["row_idx"], "chunk_idx": units["chunk_idx"], "gotd_potential": g}, lse)
+    store.write_scores(i, {ROW_KEY: units[ROW_KEY], "chunk_idx": units["chunk_idx"], "gotd_potential": g}, lse)
     return g, lse
 
 
@@ -147,12 +148,12 @@ def run_gotd(
 
     rows = [store.read_rows(i) for i in range(n_shards)]
     units = [store.read_units(i) for i in range(n_shards)]
-    ids = np.concatenate([r["row_idx"] for r in rows]).astype(np.int64) if rows else np.zeros(0, np.int64)
+    ids = np.concatenate([r[ROW_KEY] for r in rows]).astype(np.int64) if rows else np.zeros(0, np.int64)
     if len(ids) == 0:
         raise EmptyDatasetError("the candidate pool is empty")
     if len(np.unique(ids)) != len(ids):
         raise RowKeyMismatchError(f"the pool id column {id_column or '(positions)'} holds duplicate ids")
-    u_ids = np.concatenate([u["row_idx"] for u in units]).astype(np.int64)
+    u_ids = np.concatenate([u[ROW_KEY] for u in units]).astype(np.int64)
     u_chunks = np.concatenate([u["chunk_idx"] for u in units]).astype(np.int64)
     if len(u_ids) == 0:
         raise EmptyDatasetError("no pool row is left to score (all filtered out or empty texts)")
@@ -198,7 +199,7 @@ def run_gotd(
         n_rows=len(ids),
         row_fingerprint=row_key_fingerprint(ids),
         params=cfg.to_dict(),
-        row_key="row_idx",
+        row_key=ROW_KEY,
         source_fingerprint=None if is_iterable(pool) else getattr(pool, "_fingerprint", None),
         validation={"name": "target", "n_rows": int(len(target_x))},
         embedder=embedder_identity,

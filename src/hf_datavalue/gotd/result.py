@@ -28,6 +28,7 @@ import numpy as np
 from ..core.errors import ConfigError, OutputExistsError, ValueTableError
 from ..core.io import read_json, write_json_atomic, write_parquet_atomic
 from ..core.provenance import ValueProvenance
+from ..core.rows import ROW_KEY
 from .config import GotdConfig
 from .plots import plot_scores_by_domain
 from .scoring import top_k
@@ -82,7 +83,7 @@ class GotdResult:
         """A `Dataset` with one row per pool row: `row_idx`, `gotd_score`, `n_chunks`, [`domain`], `kept`."""
         from datasets import Dataset
 
-        data: dict[str, Any] = {"row_idx": self.row_idx, SCORE_COLUMN: self.score, "n_chunks": self.n_chunks}
+        data: dict[str, Any] = {ROW_KEY: self.row_idx, SCORE_COLUMN: self.score, "n_chunks": self.n_chunks}
         if self.domain is not None:
             data["domain"] = self.domain.astype(str).tolist()
         data["kept"] = self.kept
@@ -95,7 +96,7 @@ class GotdResult:
 
         return Dataset.from_dict(
             {
-                "row_idx": self.chunk_row_idx,
+                ROW_KEY: self.chunk_row_idx,
                 "chunk_idx": self.chunk_idx,
                 "gotd_potential": self.chunk_potential,
                 SCORE_COLUMN: self.chunk_score,
@@ -163,13 +164,13 @@ class GotdResult:
         rows = pq.read_table(out / "scores.parquet").to_pydict()
         chunks = pq.read_table(out / "chunk_scores.parquet").to_pydict()
         return cls(
-            row_idx=np.asarray(rows["row_idx"], dtype=np.int64),
+            row_idx=np.asarray(rows[ROW_KEY], dtype=np.int64),
             score=np.asarray(rows[SCORE_COLUMN], dtype=np.float64),
             n_chunks=np.asarray(rows["n_chunks"], dtype=np.int64),
             kept=np.asarray(rows["kept"], dtype=bool),
             row_hash=np.asarray(rows["row_hash"], dtype=np.int64),
             domain=np.asarray(rows["domain"], dtype=object) if "domain" in rows else None,
-            chunk_row_idx=np.asarray(chunks["row_idx"], dtype=np.int64),
+            chunk_row_idx=np.asarray(chunks[ROW_KEY], dtype=np.int64),
             chunk_idx=np.asarray(chunks["chunk_idx"], dtype=np.int64),
             chunk_potential=np.asarray(chunks["gotd_potential"], dtype=np.float64),
             provenance=ValueProvenance.from_dict(read_json(out / "meta.json")),

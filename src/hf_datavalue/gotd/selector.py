@@ -39,6 +39,7 @@ from ..core.distributed import process_context, resolve_device
 from ..core.embeddings import Embedder
 from ..core.errors import ConfigError, EmptyDatasetError, MissingColumnError, RowKeyMismatchError, ShapeMismatchError
 from ..core.provenance import ValueProvenance
+from ..core.rows import ROW_KEY
 from .config import GotdConfig
 from .embedding import build_embedder, is_iterable, pool_columns, target_matrix
 from .pipeline import run_gotd
@@ -143,7 +144,7 @@ class GotdSelector:
             raise EmptyDatasetError("the candidate pool is empty")
         if not is_iterable(pool) and self.k_ is not None and self.k_ > len(pool):
             raise ConfigError(f"k={self.k_} is larger than the pool ({len(pool)} rows)")
-        self.id_column_ = cfg.id_column or ("row_idx" if names is not None and "row_idx" in names else None)
+        self.id_column_ = cfg.id_column or (ROW_KEY if names is not None and ROW_KEY in names else None)
 
     def fit(
         self,
@@ -423,7 +424,7 @@ class GotdSelector:
         rows.sort()
         return Dataset.from_dict(
             {
-                "row_idx": [r[1] for r in rows],
+                ROW_KEY: [r[1] for r in rows],
                 "chunk_idx": [r[2] for r in rows],
                 cfg.text_column: [r[3] for r in rows],
                 SCORE_COLUMN: [r[4] for r in rows],

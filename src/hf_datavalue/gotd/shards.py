@@ -32,6 +32,7 @@ import numpy as np
 
 from ..core.errors import OutputExistsError, RowKeyMismatchError, ShapeMismatchError
 from ..core.io import read_json, write_bytes_atomic, write_json_atomic, write_parquet_atomic
+from ..core.rows import ROW_KEY
 
 __all__ = ["ShardStore", "content_fingerprint"]
 
@@ -99,7 +100,7 @@ class ShardStore:
         return all(p.exists() for p in self._paths(i))
 
     def write_shard(self, i: int, embeddings: np.ndarray, units: dict[str, np.ndarray], rows: dict[str, Any]) -> None:
-        if len(embeddings) != len(units["row_idx"]):
+        if len(embeddings) != len(units[ROW_KEY]):
             raise ShapeMismatchError(f"shard {i}: {len(embeddings)} embeddings for {len(units['row_idx'])} units")
         npy, unit_path, row_path = self._paths(i)
         buf = io.BytesIO()
@@ -116,7 +117,7 @@ class ShardStore:
         x = np.load(npy)
         units = {k: v.to_numpy(zero_copy_only=False) for k, v in zip(*_columns(pq.read_table(unit_path)))}
         rows = {k: v.to_numpy(zero_copy_only=False) for k, v in zip(*_columns(pq.read_table(row_path)))}
-        if len(x) != len(units["row_idx"]):
+        if len(x) != len(units[ROW_KEY]):
             # the reference's index-misalignment pitfall: never let embeddings and ids drift apart
             raise RowKeyMismatchError(
                 f"shard {i}: {len(x)} embeddings but {len(units['row_idx'])} unit ids; delete the shard and resume"
@@ -142,8 +143,8 @@ class ShardStore:
         or under another pre-filter outcome (`kept`)."""
         rows = self.read_rows(i)
         same = (
-            len(rows["row_idx"]) == len(ids)
-            and np.array_equal(rows["row_idx"].astype(np.int64), np.asarray(ids, dtype=np.int64))
+            len(rows[ROW_KEY]) == len(ids)
+            and np.array_equal(rows[ROW_KEY].astype(np.int64), np.asarray(ids, dtype=np.int64))
             and np.array_equal(rows["row_hash"].astype(np.int64), np.asarray(row_hash, dtype=np.int64))
             and np.array_equal(rows["kept"].astype(bool), np.asarray(kept, dtype=bool))
         )

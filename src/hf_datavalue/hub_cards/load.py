@@ -37,6 +37,7 @@ import numpy as np
 
 from ..core.errors import ConfigError, DataValueError, RowKeyMismatchError, ShapeMismatchError, ValueTableError
 from ..core.provenance import ValueProvenance
+from ..core.rows import ROW_KEY
 from .metadata import (
     check_config_name,
     infer_source_revision,
@@ -239,7 +240,7 @@ def attach_values(
         table = values
     else:
         raise DataValueError(f"values must be HubValues or a datasets.Dataset, got {type(values).__name__}")
-    key = block.get("row_key", "row_idx")
+    key = block.get("row_key", ROW_KEY)
     if key not in table.column_names:
         raise ValueTableError(f"value table has no row key column {key!r}")
     value_keys = np.asarray(table[key], dtype=np.int64)

@@ -42,7 +42,7 @@ from ..core.errors import (
     ValueTableError,
 )
 from ..core.provenance import ValueProvenance, row_key_fingerprint
-from ..core.rows import row_hashes
+from ..core.rows import ROW_KEY, row_hashes
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -160,7 +160,7 @@ def key_fingerprint(keys: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def table_sha256(table: Dataset, row_key: str = "row_idx", columns: Iterable[str] | None = None) -> str:
+def table_sha256(table: Dataset, row_key: str = ROW_KEY, columns: Iterable[str] | None = None) -> str:
     """A sha256 over the table's columns, rows in a canonical order (stable across shuffles and re-shards)."""
     import pyarrow.compute as pc
 

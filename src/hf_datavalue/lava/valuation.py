@@ -39,6 +39,7 @@ from ..core.labels import LabelEncoding, encode_labels
 from ..core.ot import OTResult, calibrated_gradient, classwise_ot
 from ..core.probe import LinearProbe
 from ..core.provenance import ValueProvenance, row_key_fingerprint
+from ..core.rows import ROW_KEY
 from .config import LavaConfig
 
 __all__ = ["SCORE_COLUMN", "SCORE_SEMANTICS", "LavaResult", "LavaValuer", "compute_lava_values"]
@@ -80,8 +81,8 @@ class LavaResult:
         """A `datasets.Dataset` with `row_idx` (int64) and `lava_value` (float64)."""
         from datasets import Dataset, Features, Value
 
-        features = Features({"row_idx": Value("int64"), SCORE_COLUMN: Value("float64")})
-        return Dataset.from_dict({"row_idx": self.row_idx, SCORE_COLUMN: self.values}, features=features)
+        features = Features({ROW_KEY: Value("int64"), SCORE_COLUMN: Value("float64")})
+        return Dataset.from_dict({ROW_KEY: self.row_idx, SCORE_COLUMN: self.values}, features=features)
 
     def most_harmful(self, k: int) -> np.ndarray:
         """`row_idx` of the `k` rows with the highest values (ties broken by row order)."""
@@ -108,7 +109,7 @@ class LavaResult:
         if (out / "values.parquet").exists() and not overwrite:
             raise OutputExistsError(f"{out} already holds LAVA values; pick another folder or pass overwrite=True")
         table = pa.table(
-            {"row_idx": pa.array(self.row_idx, pa.int64()), SCORE_COLUMN: pa.array(self.values, pa.float64())}
+            {ROW_KEY: pa.array(self.row_idx, pa.int64()), SCORE_COLUMN: pa.array(self.values, pa.float64())}
         )
         write_parquet_atomic(out / "values.parquet", table, metadata=self.provenance.to_dict())
         write_json_atomic(out / "meta.json", self.provenance.to_dict())
@@ -152,12 +153,12 @@ class LavaResult:
         out = Path(output_dir)
         table = pq.read_table(out / "values.parquet")
         prov = ValueProvenance.from_dict(read_json(out / "meta.json"))
-        return table["row_idx"].to_numpy(), table[SCORE_COLUMN].to_numpy(), prov
+        return table[ROW_KEY].to_numpy(), table[SCORE_COLUMN].to_numpy(), prov
 
 
 def _row_keys(dataset: Any) -> np.ndarray:
-    if "row_idx" in dataset.column_names:
-        keys = np.asarray(dataset["row_idx"], dtype=np.int64)
+    if ROW_KEY in dataset.column_names:
+        keys = np.asarray(dataset[ROW_KEY], dtype=np.int64)
         if len(np.unique(keys)) != len(keys):
             raise ShapeMismatchError("the train dataset's row_idx column has duplicates; row keys must be unique")
         return keys

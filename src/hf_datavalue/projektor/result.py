@@ -25,13 +25,14 @@ from ..core.errors import ValueTableError
 from ..core.io import prepare_output_dir, read_json, write_json_atomic, write_parquet_atomic
 from ..core.mixture import MixtureWeights
 from ..core.provenance import ValueProvenance, row_key_fingerprint
+from ..core.rows import ROW_KEY
 from .config import ProjektorConfig
 from .predictor import ProjektorPredictor
 from .selection import ProjektorSelection
 
 __all__ = ["KEY_COLUMN", "SCORE_COLUMN", "SCORE_SEMANTICS", "ProjektorResult"]
 
-KEY_COLUMN = "row_idx"
+KEY_COLUMN = ROW_KEY
 SCORE_COLUMN = "weight"
 SCORE_SEMANTICS = "share of the purchase drawn from each source (sums to one)"
 

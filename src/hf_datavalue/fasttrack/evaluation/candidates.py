@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...core.errors import MissingColumnError
+from ...core.rows import ROW_KEY
 from .data import proponent_rows
 
 __all__ = ["build_candidate_sets"]
@@ -47,7 +48,7 @@ def build_candidate_sets(
             by_answer.setdefault(str(a).lower(), set()).add(i)
     doc_ids = list(corpus["doc_id"])
     props = proponent_rows(queries, corpus)
-    out: dict[str, list[Any]] = {"query_id": [], "row_idx": [], "doc_id": [], "is_proponent": []}
+    out: dict[str, list[Any]] = {"query_id": [], ROW_KEY: [], "doc_id": [], "is_proponent": []}
     for q, (qid, obj, label) in enumerate(zip(queries["query_id"], queries["obj_uri"], queries["obj_label"])):
         rng = np.random.default_rng([seed, q])
         prop = props[q]
@@ -61,7 +62,7 @@ def build_candidate_sets(
         rand = set(sorted(rand)[:n_random]) if len(rand) > n_random else rand
         for r in sorted(taken | rand):
             out["query_id"].append(str(qid))
-            out["row_idx"].append(int(r))
+            out[ROW_KEY].append(int(r))
             out["doc_id"].append(doc_ids[r])
             out["is_proponent"].append(r in prop)
     return Dataset.from_dict(out)

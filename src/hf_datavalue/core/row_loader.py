@@ -1,4 +1,4 @@
-"""Ordered, row-keyed loaders and sweeps over a dataset, optionally sharded by `accelerate`.
+"""Row-keyed batches: a loader that keeps every row's `row_idx` through collation, and a model sweep over it.
 
 Every scored row carries its `row_idx` through the collator (the column is popped before collation and
 re-attached as an int64 tensor), so results are keyed by row, never by loader position. Under an
@@ -11,7 +11,7 @@ Usage:
 
 ```python
 from datasets import Dataset
-from hf_datavalue.attribution.data import ordered_loader, prepare_dataset
+from hf_datavalue.core.row_loader import ordered_loader, prepare_dataset
 
 ds = prepare_dataset(Dataset.from_dict({"x": [[0.0, 1.0]] * 5, "y": [0, 1, 0, 1, 0]}), "train dataset")
 loader = ordered_loader(ds, batch_size=2)
@@ -27,11 +27,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..core.errors import EmptyDatasetError, MissingColumnError, RowKeyMismatchError
+from .errors import EmptyDatasetError, MissingColumnError, RowKeyMismatchError
+from .rows import ROW_KEY
 
 __all__ = ["RowIndexCollator", "ROW_KEY", "ordered_loader", "prepare_dataset", "sweep"]
-
-ROW_KEY = "row_idx"
 
 
 def _numeric_feature(feature: Any) -> bool:
