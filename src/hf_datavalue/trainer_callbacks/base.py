@@ -40,8 +40,8 @@ import numpy as np
 from torch import nn
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from ..attribution.result import AttributionResult
 from ..core.errors import ConfigError, NonFiniteError
+from ..core.registry import MethodResult, result_provenance
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class ScoringCallback(TrainerCallback, ABC):
         self.save = save
         self.raise_on_nonfinite = raise_on_nonfinite
         self.errors: list[tuple[str, int, str]] = []
-        self.results: list[tuple[str, int, AttributionResult]] = []
+        self.results: list[tuple[str, int, MethodResult]] = []
         self.written: list[Path] = []
         self._fallback_collate: Callable[..., Any] | None = None
         self._fallback_train: Any = None
@@ -135,15 +135,18 @@ class ScoringCallback(TrainerCallback, ABC):
         accelerator: Any,
         batch_size: int,
         eval_dataset: Any,
-    ) -> AttributionResult:
-        """Score `train_dataset`; must make the same collective calls on every process."""
+    ) -> MethodResult:
+        """Score `train_dataset` with `batch_size` rows per forward pass (the callback's `batch_size`, else the
+        Trainer's `per_device_eval_batch_size`); must make the same collective calls on every process.
+        Returns any result of the method contract."""
 
-    def summary(self, result: AttributionResult) -> dict[str, float]:
-        """A few numbers logged through the Trainer after each scoring run."""
+    def summary(self, result: MethodResult) -> dict[str, float]:
+        """A few numbers logged through the Trainer after each scoring run (any result of the method contract)."""
+        table = result.to_dataset()
+        score_column = result_provenance(result).score_column
         return {
-            f"{self.method}/n_rows": float(result.n_train),
-            f"{self.method}/n_queries": float(result.n_queries),
-            f"{self.method}/mean_score": float(np.mean(result.scores)),
+            f"{self.method}/n_rows": float(len(table)),
+            f"{self.method}/mean_score": float(np.mean(np.asarray(table[score_column], dtype=np.float64))),
         }
 
     # -- resolution of trainer pieces ---------------------------------------------------------------------------
@@ -249,7 +252,9 @@ class ScoringCallback(TrainerCallback, ABC):
             self.errors.append((event, step, str(err)))
             logger.error("%s at %s (step %d): scores not written: %s", self.method, event, step, err)
             return
-        result.extra.update({"event": event, "global_step": step, "epoch": math.floor(state.epoch or 0)})
+        extra = getattr(result, "extra", None)
+        if isinstance(extra, dict):
+            extra.update({"event": event, "global_step": step, "epoch": math.floor(state.epoch or 0)})
         self.results.append((event, step, result))
         if self.save and state.is_world_process_zero:
             root = Path(self.output_dir or args.output_dir or ".") / self.method

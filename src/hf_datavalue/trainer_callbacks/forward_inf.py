@@ -12,6 +12,7 @@ from ..attribution.forward_inf import ForwardInfConfig, forward_inf_scores
 from ..attribution.result import AttributionResult
 from ..core.errors import ConfigError
 from ..core.gradients import LossFn
+from ..core.registry import MethodResult
 from .base import ScoringCallback
 
 __all__ = ["ForwardInfCallback"]
@@ -79,9 +80,8 @@ class ForwardInfCallback(ScoringCallback):
         test = self.test_dataset if self.test_dataset is not None else eval_dataset
         if test is None:
             raise ConfigError("ForwardInfCallback needs test_dataset= or a trainer with an eval_dataset")
-        cfg = ForwardInfConfig.from_dict(
-            {**self.config.to_dict(), "batch_size": self.batch_size or self.config.batch_size}
-        )
+        # the batch size the base class resolved (the callback's, else the Trainer's eval batch size)
+        cfg = ForwardInfConfig.from_dict({**self.config.to_dict(), "batch_size": batch_size})
         return forward_inf_scores(
             model,
             train_dataset,
@@ -93,8 +93,10 @@ class ForwardInfCallback(ScoringCallback):
             accelerator=accelerator,
         )
 
-    def summary(self, result: AttributionResult) -> dict[str, float]:
+    def summary(self, result: MethodResult) -> dict[str, float]:
         out = super().summary(result)
+        assert isinstance(result, AttributionResult)
+        out["forward_inf/n_queries"] = float(result.n_queries)
         out["forward_inf/seconds"] = float(result.extra.get("seconds", 0.0))
         out["forward_inf/frac_positive"] = float(np.mean(result.scores > 0))
         return out
