@@ -73,17 +73,10 @@ def _solve(
     solve, _ = solve_gotd(
         pool_x,
         target_x,
-        eps=cfg.eps,
-        eps_mode=cfg.eps_mode,
-        tol=cfg.tol,
-        max_iter=cfg.max_iter,
-        momentum=cfg.momentum,
-        mode=cfg.mode,
         dtype=cfg.dtype,
-        block_size=cfg.block_size,
         device=device,
-        seed=cfg.seed,
         progress=cfg.progress,
+        **cfg.ot_kwargs(),
     )
     solve.info.update({"solve_key": key, "dtype": solve.dtype})
     store.write_solve({"f": solve.f, "target": target_x}, solve.info)

@@ -312,18 +312,11 @@ def lava_ot(
         lambda_y=cfg.lambda_y,
         inner_eps=cfg.inner_eps,
         inner_tol=cfg.inner_tol,
-        eps=cfg.eps,
-        eps_mode=cfg.eps_mode,
-        tol=cfg.tol,
-        max_iter=cfg.max_iter,
-        momentum=cfg.momentum,
-        mode=cfg.mode,
-        block_size=cfg.block_size,
         max_dense_entries=cfg.max_dense_entries,
         dtype=cfg.dtype,
         device=cfg.device,
-        seed=cfg.seed,
         progress=progress,
+        **cfg.ot_kwargs(),
     )
     timings = dict(solved.timings)
     timings["cost"] = solved.result.timings.get("cost", 0.0)

@@ -255,9 +255,8 @@ class MixtureOT:
         self.n_solves += 1
         res = classwise_ot(
             x, xl, y, yl, n_classes=self.n_classes, x_weights=a, y_weights=b, lambda_x=cfg.lambda_x,
-            lambda_y=cfg.lambda_y, label_table=table, eps=self._eps(cfg.eps), eps_mode="absolute", tol=cfg.tol,
-            max_iter=cfg.max_iter, momentum=cfg.momentum, mode=cfg.mode, block_size=cfg.block_size, dtype=cfg.dtype,
-            device=cfg.device, seed=cfg.seed,
+            lambda_y=cfg.lambda_y, label_table=table, dtype=cfg.dtype, device=cfg.device,
+            **{**cfg.ot_kwargs(), "eps": self._eps(cfg.eps), "eps_mode": "absolute"},
         ).result  # fmt: skip
         if not math.isfinite(res.value):
             raise NonFiniteError("the mixture OT is not finite: check the features for extreme values")
