@@ -54,14 +54,14 @@ def register(subparsers: Any) -> None:
     )
     b.add_argument("--text-column", help="text column to embed with --embedder when there is no feature column")
     b.add_argument("--embedder", help="encoder path or Hub id for --text-column")
-    b.add_argument("--label-column", required=True)
+    b.add_argument("--label-column", required=True, help="label column of the data")
     b.add_argument("--marketplaces", type=int, default=5, help="marketplaces to build (default 5)")
     b.add_argument("--sellers", type=int, default=20, help="sellers per marketplace (default 20)")
     b.add_argument("--cost-scale", type=float, default=0.1, help="budget = cost_scale x 100 (default 0.1)")
-    b.add_argument("--buyer-size", type=int, default=1000)
+    b.add_argument("--buyer-size", type=int, default=1000, help="rows of the buyer's own data per marketplace")
     b.add_argument("--offtask", help="data of another task (same features) for the off-task sellers")
     b.add_argument("--config", help="a DamConfig JSON file; command-line options override it")
-    b.add_argument("--seed", type=int, required=True)
+    b.add_argument("--seed", type=int, required=True, help="seed of the simulator (same seed, same marketplaces)")
     b.add_argument("--out", required=True, help="market directory to write")
     b.set_defaults(func=run_build)
 
@@ -72,7 +72,9 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     pr.add_argument("--market", required=True, help="market directory from `dam build`")
-    pr.add_argument("--strategy", required=True, choices=available_strategies())
+    pr.add_argument(
+        "--strategy", required=True, choices=available_strategies(), help="buyer strategy: one of {%(choices)s}"
+    )
     pr.add_argument("--budget", type=float, help="override every marketplace's budget")
     pr.add_argument("--seed", type=int, default=0, help="seed of the strategy's random choices")
     pr.add_argument("--out", required=True, help="submission directory (0.txt, 1.txt, ...)")

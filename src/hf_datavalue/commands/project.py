@@ -60,16 +60,26 @@ def register(subparsers: Any) -> None:
     fit = sub.add_parser("fit", help="fit the stage-1/2 predictor on pilot performance labels")
     _add_data_args(fit)
     fit.add_argument("--labels", required=True, help='JSON Lines rows {"p": [...], "size": N, "<target>": score}')
-    fit.add_argument("--target", choices=("accuracy", "loss", "log_loss"), default="accuracy")
-    fit.add_argument("--design", choices=("library", "notebook"), default="library")
+    fit.add_argument(
+        "--target",
+        choices=("accuracy", "loss", "log_loss"),
+        default="accuracy",
+        help="performance quantity the labels measure",
+    )
+    fit.add_argument(
+        "--design",
+        choices=("library", "notebook"),
+        default="library",
+        help="stage-1 design: library (full rank) or notebook (reference)",
+    )
     fit.add_argument("--out", required=True, help="predictor JSON to write")
     fit.set_defaults(func=_fit)
 
     pred = sub.add_parser("predict", help="predict the performance of a mixture at size N")
     _add_data_args(pred)
-    pred.add_argument("--predictor", required=True)
+    pred.add_argument("--predictor", required=True, help="predictor JSON written by `project fit`")
     pred.add_argument("--mixture", required=True, help="comma-separated shares in --source order")
-    pred.add_argument("--size", type=float, required=True)
+    pred.add_argument("--size", type=float, required=True, help="target total size N")
     pred.set_defaults(func=_predict)
 
 

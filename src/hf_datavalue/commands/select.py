@@ -33,6 +33,7 @@ import numpy as np
 
 from ..core.errors import ConfigError
 from ..core.rows import ROW_KEY
+from ._args import add_config_arguments, config_from_args
 from ._data import load_table
 
 __all__ = ["register", "run"]
@@ -54,20 +55,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, help="output folder (resumable run folder)")
     p.add_argument("--split", default="train", help="split to read from Hub ids and files")
     p.add_argument("--config", help="a GotdConfig JSON file; the flags below override it")
-    p.add_argument("--embedder", help="embedding model path or Hub id (default: all-MiniLM-L6-v2)")
-    p.add_argument("--text-column", help="text column (default: text)")
-    p.add_argument("--embedding-column", help="use this precomputed embedding column")
-    p.add_argument("--id-column", help="stable row-id column (default: row_idx when present, else positions)")
-    p.add_argument("--domain-column", help="domain column (pre-filter and plot)")
-    p.add_argument("--chunk-size", type=int, help="split pool documents into chunks of this many characters")
-    p.add_argument("--target-concat", action="store_true", default=None, help="concatenate short target texts")
-    p.add_argument("--eps", type=float, help="entropic regularisation")
-    p.add_argument("--eps-mode", choices=["absolute", "relative"], help="how eps is read")
-    p.add_argument("--tol", type=float, help="Sinkhorn marginal-error tolerance")
-    p.add_argument("--max-iter", type=int, help="Sinkhorn iterations")
-    p.add_argument("--shard-size", type=int, help="pool rows per shard")
-    p.add_argument("--prefilter-keep-domains", type=int, help="keep the N domains closest to the target")
-    p.add_argument("--device", help="device of the OT arithmetic: cpu, cuda or auto (default cpu)")
+    from ..gotd import GotdConfig
+
+    # every GotdConfig field is a flag with its dataclass help (--eps, --mode, --embedder, --text-column, ...)
+    add_config_arguments(p.add_argument_group("GotdConfig"), GotdConfig, exclude={"k", "progress"})
     p.add_argument("--streaming", action="store_true", help="read the pool as an IterableDataset")
     p.add_argument("--write", choices=["rows", "ids"], default="rows", help="selected rows or only ids and scores")
     p.add_argument(
@@ -77,12 +68,6 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
-
-
-_FLAG_FIELDS = (
-    "embedder", "text_column", "embedding_column", "id_column", "domain_column", "chunk_size", "target_concat",
-    "eps", "eps_mode", "tol", "max_iter", "shard_size", "prefilter_keep_domains", "device",
-)  # fmt: skip
 
 
 def _is_main_process() -> bool:
@@ -99,13 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if args.k is None or args.k <= 0:
         raise ConfigError(f"--k must be a positive integer, got {args.k}")
     base = GotdConfig.from_json(args.config).to_dict() if args.config else {}
-    for name in _FLAG_FIELDS:
-        value = getattr(args, name, None)
-        if value is not None:
-            base[name] = value
-    if args.no_progress:
-        base["progress"] = False
-    config = GotdConfig.from_dict(base)
+    base.pop("k", None)
+    config = config_from_args(GotdConfig, args, base=base, **({"progress": False} if args.no_progress else {}))
     pool = load_table(args.pool, args.split, streaming=args.streaming, what="--pool")
     target = load_table(args.target, args.split, what="--target")
     selector = GotdSelector(config).fit(pool, target, k=args.k, output_dir=args.out, overwrite=args.overwrite)

@@ -65,40 +65,56 @@ def register(subparsers: Any) -> None:
     t.add_argument("--corpus", required=True, help="corpus: .jsonl(.gz)/.parquet/.csv file, save_to_disk folder")
     t.add_argument("--queries", required=True, help="queries with the statement and proponent_doc_ids columns")
     t.add_argument("--out", required=True, help="folder for the trained verifier")
-    t.add_argument("--text-column", default="text")
-    t.add_argument("--query-column", default="statement")
+    t.add_argument("--text-column", default="text", help="corpus text column (default: text)")
+    t.add_argument("--query-column", default="statement", help="query statement column (default: statement)")
     t.add_argument("--base-model", help="sentence encoder to start from (default: the shipped MiniLM)")
-    t.add_argument("--relation-column", default="predicate_id")
+    t.add_argument(
+        "--relation-column",
+        default="predicate_id",
+        help="relation column used to split training and held-out relations",
+    )
     t.add_argument("--eval-relation-fraction", type=float, default=0.5, help="relations held out for the report")
-    t.add_argument("--epochs", type=int, default=2)
+    t.add_argument("--epochs", type=int, default=2, help="training epochs of the verifier")
     t.add_argument("--max-train-queries", type=int, help="use at most this many training queries (logged)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="cpu")
-    t.add_argument("--overwrite", action="store_true")
-    t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--seed", type=int, default=0, help="seed of the split, sampling and training")
+    t.add_argument("--device", default="cpu", help="device: cpu, cuda or auto")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    t.add_argument("--no-progress", action="store_true", help="hide progress bars")
     t.set_defaults(func=run_train_verifier)
 
     r = sub.add_parser("run", help="trace every query into the corpus and write traces.parquet + stats.json")
-    r.add_argument("--corpus", required=True)
-    r.add_argument("--queries", required=True)
+    r.add_argument(
+        "--corpus", required=True, help="training corpus: .jsonl/.csv/.parquet file, saved dataset or Hub id"
+    )
+    r.add_argument("--queries", required=True, help="queries to trace (same formats), one statement per row")
     r.add_argument("--out", required=True, help="output folder")
     r.add_argument("--verifier", required=True, help="cross-encoder:DIR | oracle | causal-lm:PATH | openai:URL#MODEL")
-    r.add_argument("--text-column", default="text")
-    r.add_argument("--query-column", default="statement")
-    r.add_argument("--query-id-column", default="query_id")
+    r.add_argument("--text-column", default="text", help="corpus text column (default: text)")
+    r.add_argument("--query-column", default="statement", help="query statement column (default: statement)")
+    r.add_argument(
+        "--query-id-column", default="query_id", help="query key column (default: query_id; row position when absent)"
+    )
     r.add_argument("--index", help="index folder: loaded when it holds an index, else built there")
     r.add_argument("--embedder", help="sentence encoder of the index (default: the shipped MiniLM)")
     r.add_argument("--config", help="a FastTrackConfig JSON file; command-line options override it")
-    r.add_argument("--retrieval", choices=["keywords", "embedding", "both"])
-    r.add_argument("--tau", type=int)
+    r.add_argument(
+        "--retrieval",
+        choices=["keywords", "embedding", "both"],
+        help="candidate retrieval: keyword matching, nearest centroids or both",
+    )
+    r.add_argument("--tau", type=int, help="largest cluster size of the index (recursive k-means leaves)")
     r.add_argument("--batch-size", type=int, help="passages per verification call")
-    r.add_argument("--fuzzy-threshold", type=float)
-    r.add_argument("--max-clusters", type=int)
-    r.add_argument("--embedding-clusters", type=int)
+    r.add_argument(
+        "--fuzzy-threshold",
+        type=float,
+        help="rapidfuzz score (0-100) at which a query keyword matches a cluster keyword",
+    )
+    r.add_argument("--max-clusters", type=int, help="most clusters verified per query")
+    r.add_argument("--embedding-clusters", type=int, help="nearest clusters added by embedding retrieval")
     r.add_argument("--license", help="licence of the data (recorded in provenance); detected for known data")
     r.add_argument("--device", default="cpu", help="device of the cross-encoder / causal-LM verifier")
-    r.add_argument("--overwrite", action="store_true")
-    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    r.add_argument("--no-progress", action="store_true", help="hide progress bars")
     r.set_defaults(func=run_trace)
 
 
