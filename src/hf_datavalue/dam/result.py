@@ -71,8 +71,12 @@ class DamResult:
         }
 
     def to_dataset(self) -> Any:
-        """A `datasets.Dataset`, one row per marketplace: marketplace, strategy, budget, cost, accuracy, ..."""
-        from datasets import Dataset, Features, Sequence, Value
+        """A `datasets.Dataset`, one row per marketplace: marketplace, strategy, budget, cost, accuracy, ...
+
+        Scalar columns only (a Hub value table holds scalars): the purchase is `purchase`, the DataPerf submission
+        line of that marketplace (the counts per seller, space-separated).
+        """
+        from datasets import Dataset, Features, Value
 
         features = Features(
             {
@@ -85,10 +89,12 @@ class DamResult:
                 "budget": Value("float64"),
                 "n_rows": Value("int64"),
                 "fallback": Value("string"),
-                "counts": Sequence(Value("int64")),
+                "purchase": Value("string"),
             }
         )
-        return Dataset.from_dict(self._columns(), features=features)
+        columns = self._columns()
+        columns["purchase"] = [" ".join(str(int(c)) for c in counts) for counts in columns.pop("counts")]
+        return Dataset.from_dict(columns, features=features)
 
     def _columns(self) -> dict[str, list[Any]]:
         return {

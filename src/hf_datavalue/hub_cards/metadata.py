@@ -70,7 +70,8 @@ SUPPORTED_DTYPES = ("int64", "int32", "float64", "float32", "bool", "string")
 _CONFIG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _FLOAT = ("float64", "float32")
-_NUMERIC = ("float64", "float32", "int64", "int32")
+# a verified/not flag (FastTrack) is a score too; strings and lists are not
+_NUMERIC = ("float64", "float32", "int64", "int32", "bool")
 
 # field -> accepted types (None allowed where listed)
 _REQUIRED: dict[str, tuple[type, ...]] = {
