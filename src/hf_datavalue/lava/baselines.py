@@ -19,7 +19,6 @@ losses = probe_loss_scores(x, y, x[:20], y[:20], l2=0.1)  # higher = more suspic
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..core.errors import ConfigError, ShapeMismatchError
 from ..core.probe import LinearProbe
@@ -69,15 +68,13 @@ def knn_label_disagreement(
         raise ShapeMismatchError(f"feature widths differ: {train_x.shape[1]} vs {valid_x.shape[1]}")
     if not 0 < k <= len(valid_x):
         raise ConfigError(f"k must lie in [1, {len(valid_x)}], got {k}")
-    xt = torch.as_tensor(train_x, dtype=torch.float32)
-    xv = torch.as_tensor(valid_x, dtype=torch.float32)
-    yv = torch.as_tensor(np.asarray(valid_y))
-    yt = torch.as_tensor(np.asarray(train_y))
-    v_sq = (xv * xv).sum(1)
-    out = np.empty(len(xt), dtype=np.float64)
-    for s in range(0, len(xt), block_size):
-        block = xt[s : s + block_size]
-        d = (block * block).sum(1)[:, None] + v_sq[None, :] - 2 * block @ xv.T
-        nearest = d.topk(k, dim=1, largest=False).indices
-        out[s : s + block_size] = (yv[nearest] != yt[s : s + block_size, None]).double().mean(1).numpy()
+    from sklearn.neighbors import NearestNeighbors
+
+    # scikit-learn's exact search (it picks a tree or brute force); `block_size` rows are queried at a time
+    index = NearestNeighbors(n_neighbors=k).fit(np.asarray(valid_x, dtype=np.float32))
+    yv, yt = np.asarray(valid_y), np.asarray(train_y)
+    out = np.empty(len(train_x), dtype=np.float64)
+    for s in range(0, len(train_x), block_size):
+        nearest = index.kneighbors(np.asarray(train_x[s : s + block_size], dtype=np.float32), return_distance=False)
+        out[s : s + block_size] = (yv[nearest] != yt[s : s + block_size, None]).mean(1)
     return out
