@@ -282,13 +282,19 @@ def sinkhorn(
                 if err < 0.99 * floor_err:
                     floor_err, floor_iter = err, n_iter
                 elif n_iter - floor_iter >= stall_iter:
+                    hint = (
+                        "use float64 for a tighter solution"
+                        if dtype != torch.float64
+                        else "loosen tol or raise eps (float64 cannot go further at this epsilon)"
+                    )
                     logger.warning(
                         "Sinkhorn stalled at marginal error %.2e (tol %.0e) for %d iterations: the precision floor "
-                        "of %s; use float64 for a tighter solution",
+                        "of %s; %s",
                         err,
                         tol,
                         stall_iter,
                         str(dtype).replace("torch.", ""),
+                        hint,
                     )
                     stalled = True
                     break
