@@ -19,13 +19,15 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ..core.provenance import ValueProvenance, row_key_fingerprint
 from .config import DamConfig
 from .evaluator import FALLBACK_RULES, evaluate
 from .marketplace import SimulatedMarketplace
 from .result import KEY_COLUMN, SCORE_COLUMN, SCORE_SEMANTICS, DamResult
 from .simulator import Simulator
-from .strategies import Strategy, get_strategy
+from .strategies import Strategy, get_strategy, single_seller_counts
 from .submission import check_purchase
 
 __all__ = ["DamBenchmark"]
@@ -82,6 +84,23 @@ class DamBenchmark:
             extra={"strategy": strategy, "rules": dict(FALLBACK_RULES), "simulator": "hf_datavalue (not DataPerf)"},
         )
         return DamResult(strategy=strategy, scores=scores, provenance=provenance, config=cfg)
+
+    def oracle_best_single(self, markets: Sequence[SimulatedMarketplace], budget: float | None = None) -> DamResult:
+        """A reference, not a buyer: on each marketplace, the one seller whose affordable purchase scores best on
+        the hidden data (spec §10.7). It reads seller data no strategy may see, so it is never a registered
+        strategy; it is the yardstick "oracle best single seller" of the baseline sanity checks.
+        """
+        cfg = self.config
+        purchases = []
+        for m in markets:
+            mk = m if budget is None else m.with_budget(budget)
+            view = mk.public
+            accuracy = [
+                evaluate(mk, single_seller_counts(view, i).tolist(), trials=cfg.trials, seed=cfg.seed).accuracy
+                for i in range(view.n_sellers)
+            ]
+            purchases.append(single_seller_counts(view, int(np.argmax(accuracy))).tolist())
+        return self.score(markets, purchases, strategy="oracle_best_single", budget=budget)
 
     def run(
         self, markets: Sequence[SimulatedMarketplace], strategy: str | Strategy, budget: float | None = None
