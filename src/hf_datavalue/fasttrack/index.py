@@ -64,20 +64,31 @@ def _resolve_embedder(config: FastTrackConfig, embedder: str | Embedder | None) 
 
 
 def embed_texts(
-    texts: list[str], config: FastTrackConfig, embedder: str | Embedder | None, progress: bool = False
+    texts: list[str],
+    config: FastTrackConfig,
+    embedder: str | Embedder | None,
+    progress: bool = False,
+    sharded: bool = False,
 ) -> np.ndarray:
-    """Embed a list of strings with the index's embedder; L2-normalised when `config.normalize`."""
+    """Embed a list of strings with the index's embedder; L2-normalised when `config.normalize`.
+
+    With `sharded=True` under `accelerate launch`, every process embeds one slice and all get the whole matrix
+    ([`~hf_datavalue.core.distributed.sharded_embedding_matrix`]); every process must then call it.
+    """
     from datasets import Dataset
 
+    from ..core.distributed import sharded_embedding_matrix
+
     emb = _resolve_embedder(config, embedder)
-    ds = embed_dataset(
-        Dataset.from_dict({"text": [str(t) for t in texts]}),
-        "text",
-        emb,
-        batch_size=config.embed_batch_size,
-        progress=progress,
-    )
-    return _unit(embedding_matrix(ds, "embedding", "texts")) if config.normalize else embedding_matrix(ds, "embedding")
+    ds = Dataset.from_dict({"text": [str(t) for t in texts]})
+    if sharded:
+        x = sharded_embedding_matrix(
+            ds, "text", emb, batch_size=config.embed_batch_size, progress=progress, what="texts"
+        )
+    else:
+        x = embedding_matrix(embed_dataset(ds, "text", emb, batch_size=config.embed_batch_size, progress=progress),
+                             "embedding", "texts")  # fmt: skip
+    return _unit(x) if config.normalize else x
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

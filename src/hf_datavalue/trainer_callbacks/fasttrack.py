@@ -298,8 +298,9 @@ class FastTrackCallback(TrainerCallback):
         import io
 
         import numpy as np
-        from accelerate.utils import broadcast_object_list, gather_object
+        from accelerate.utils import broadcast_object_list
 
+        from ..core.distributed import contiguous_ranges, process_context
         from ..core.io import write_bytes_atomic
         from ..fasttrack.index import embed_texts
 
@@ -313,17 +314,14 @@ class FastTrackCallback(TrainerCallback):
         corpus = self._resolve_train(kwargs)
         if self.config.text_column not in corpus.column_names:
             raise MissingColumnError("the training set", self.config.text_column, corpus.column_names)
-        with dist.split_between_processes(list(range(len(corpus)))) as rows:
-            texts = [str(t) for t in corpus.select(rows)[self.config.text_column]] if rows else []
-        shard = embed_texts(texts, self.config, self.embedder) if texts else None
-        self.embedded_rows = len(texts)
-        pieces = gather_object([shard])
+        # the core's sharded embedding: each process embeds one batch-aligned slice, all get the whole matrix
+        ctx = process_context()
+        start, stop = contiguous_ranges(len(corpus), ctx.world, align=self.config.embed_batch_size)[ctx.rank]
+        self.embedded_rows = stop - start
+        x = embed_texts([str(t) for t in corpus[self.config.text_column]], self.config, self.embedder, sharded=True)
         if dist.is_main_process:
-            x = np.concatenate([p for p in pieces if p is not None], axis=0).astype(np.float32)
-            if len(x) != len(corpus):
-                raise RuntimeError(f"gathered {len(x)} embeddings for {len(corpus)} corpus rows")
             buf = io.BytesIO()
-            np.save(buf, x)
+            np.save(buf, x.astype(np.float32))
             write_bytes_atomic(index_dir / "embeddings.npy", buf.getvalue())
             logger.info("fasttrack: embedded %d rows on %d processes", len(x), dist.num_processes)
 
