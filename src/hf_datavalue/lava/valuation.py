@@ -39,7 +39,7 @@ from ..core.labels import LabelEncoding, encode_labels
 from ..core.ot import OTResult, calibrated_gradient, classwise_ot
 from ..core.probe import LinearProbe
 from ..core.provenance import ValueProvenance, row_key_fingerprint
-from ..core.rows import ROW_KEY
+from ..core.rows import ROW_KEY, row_keys
 from .config import LavaConfig
 
 __all__ = ["SCORE_COLUMN", "SCORE_SEMANTICS", "LavaResult", "LavaValuer", "compute_lava_values"]
@@ -156,15 +156,6 @@ class LavaResult:
         return table[ROW_KEY].to_numpy(), table[SCORE_COLUMN].to_numpy(), prov
 
 
-def _row_keys(dataset: Any) -> np.ndarray:
-    if ROW_KEY in dataset.column_names:
-        keys = np.asarray(dataset[ROW_KEY], dtype=np.int64)
-        if len(np.unique(keys)) != len(keys):
-            raise ShapeMismatchError("the train dataset's row_idx column has duplicates; row keys must be unique")
-        return keys
-    return np.arange(len(dataset), dtype=np.int64)
-
-
 class LavaValuer:
     """Computes LAVA values for a training set against a clean validation set.
 
@@ -246,7 +237,7 @@ class LavaValuer:
         t1 = time.perf_counter()
         values = calibrated_gradient(result.f)
         timings["values"] = time.perf_counter() - t1
-        row_idx = _row_keys(train)
+        row_idx = row_keys(train, "train dataset")
         ot_info = {
             "eps": result.eps,
             "n_iter": result.n_iter,
