@@ -74,6 +74,14 @@ def mismatches(out: Path, rank: int) -> list[str]:
         GotdSelector(GotdConfig(**GOTD), embedder=TableEmbedder(table)).fit(other, target, 15, out / "bad2")
     except ConfigError as err:
         messages.append(str(err))
+    lava_cfg = LavaConfig(text_column="text", label_column="label", eps=0.1, tol=1e-6, dtype="float64")
+    train = Dataset.from_dict({"text": [f"p{i}" for i in range(40)], "label": [i % 2 for i in range(40)]})
+    valid = Dataset.from_dict({"text": [f"t{i}" for i in range(20)], "label": [i % 2 for i in range(20)]})
+    try:  # LAVA: other training texts on rank 1
+        other = train if rank == 0 else train.map(lambda r: {"text": "p0"})
+        LavaValuer(lava_cfg, embedder=TableEmbedder(table), progress=False).compute(other, valid)
+    except ConfigError as err:
+        messages.append(str(err))
     return messages
 
 

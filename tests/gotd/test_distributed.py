@@ -77,9 +77,10 @@ def test_two_processes_equal_one_resume_after_a_kill_and_reject_mismatches(tmp_p
         # LAVA with the embedding sharded across the processes: the same values
         np.testing.assert_allclose(r["lava"], one["lava"], rtol=0, atol=1e-9)
         # another config or other data on one rank: a clear error on every rank, nothing computed
-        assert len(r["mismatch"]) == 2
+        assert len(r["mismatch"]) == 3
         assert "disagree on the GOT-D config" in r["mismatch"][0]
         assert "disagree on the pool and target data" in r["mismatch"][1]
+        assert "disagree on the train dataset (rows, the 'text' column)" in r["mismatch"][2]
     # the resumed run embedded only the shards the kill left unfinished
     assert ranks[0]["gotd"]["embedded_rows"] + ranks[1]["gotd"]["embedded_rows"] == 300 - n_done_rows
 

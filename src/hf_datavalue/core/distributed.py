@@ -208,6 +208,10 @@ def sharded_embedding_matrix(
     Each process embeds one contiguous slice whose boundaries are multiples of `batch_size` (so every batch is
     the one a single process would embed) and the slices are gathered in rank order: every process gets the full
     `(N, d)` float32 matrix, in dataset order. In one process this is exactly the unsharded call.
+
+    Raises:
+        ConfigError: on every process, when the processes were given other rows (a content hash of `column`
+            differs) or another embedder.
     """
     import numpy as np
 
@@ -219,6 +223,17 @@ def sharded_embedding_matrix(
         return embedding_matrix(
             embed_dataset(dataset, column, embedder, out_col, batch_size=batch_size, progress=progress), out_col, what
         )
+    # every process must embed slices of the same rows with the same model: else the gathered matrix mixes data
+    import hashlib
+
+    from .rows import hash_values
+
+    digest = (
+        hashlib.sha256(hash_values(dataset[column]).tobytes()).hexdigest() if column in dataset.column_names else None
+    )
+    describe = getattr(embedder, "describe", None)
+    ctx.check_same(f"{what} (rows, the {column!r} column)", (len(dataset), column, digest))
+    ctx.check_same("embedder", describe() if callable(describe) else type(embedder).__qualname__)
     start, stop = contiguous_ranges(len(dataset), ctx.world, align=batch_size)[ctx.rank]
     part = None
     err: BaseException | None = None

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.distributed import resolve_device, sharded_embedding_matrix
+from ..core.distributed import process_context, resolve_device, sharded_embedding_matrix
 from ..core.embeddings import Embedder, embedding_matrix, get_embedder
 from ..core.errors import ConfigError, EmptyDatasetError, MissingColumnError, OutputExistsError, ShapeMismatchError
 from ..core.io import read_json, write_json_atomic, write_parquet_atomic
@@ -196,6 +196,7 @@ class LavaValuer:
                 if cfg.text_column not in ds.column_names:
                     raise MissingColumnError(what, cfg.text_column, ds.column_names)
             # under `accelerate launch` each process embeds a slice of the rows; all get the full matrices
+            process_context().check_same("LAVA config", cfg.to_json())
             xt = sharded_embedding_matrix(
                 train, cfg.text_column, self.embedder, progress=self.progress, what="train dataset"
             )
