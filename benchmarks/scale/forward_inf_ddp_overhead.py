@@ -40,7 +40,7 @@ def _sst2(split: str, n: int) -> list[dict]:
     return [{"text": r["sentence"], "label": r["label"]} for r in rows if len(r["sentence"]) >= 20][:n]
 
 
-def worker(out: Path, which: str, n_train: int, epochs: float) -> None:
+def worker(out: Path, which: str, n_train: int, epochs: float, device: str) -> None:
     import torch
     from accelerate import PartialState
     from datasets import Dataset
@@ -64,7 +64,7 @@ def worker(out: Path, which: str, n_train: int, epochs: float) -> None:
     train, valid = encode(_sst2("train", n_train)), encode(_sst2("validation", 64))
     args = TrainingArguments(str(out / which), per_device_train_batch_size=16, per_device_eval_batch_size=64,
                              num_train_epochs=epochs, learning_rate=3e-5, report_to=[], disable_tqdm=True,
-                             save_strategy="no", logging_strategy="no", seed=0, use_cpu=True)  # fmt: skip
+                             save_strategy="no", logging_strategy="no", seed=0, use_cpu=device == "cpu")  # fmt: skip
     trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=valid)
     if which == "group":
         trainer.add_callback(ForwardInfCallback(valid, ForwardInfConfig(mode="group"), trainer=trainer))
@@ -86,11 +86,13 @@ def launch(out: Path, which: str, args: argparse.Namespace) -> dict:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     own = [str(Path(__file__).resolve()), "--worker", which, "--out", str(out), "--n-train", str(args.n_train),
-           "--epochs", str(args.epochs)]  # fmt: skip
+           "--epochs", str(args.epochs), "--device", args.device]  # fmt: skip
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(args.processes),
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
            str(port), *own]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1"}
+    if args.device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""  # torchrun CPU processes on gloo
     load0 = os.getloadavg()[0]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -105,11 +107,12 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=2000)
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="cuda: one process per GPU (NCCL)")
     parser.add_argument("--worker", choices=CONFIGS)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.worker:
-        worker(args.out, args.worker, args.n_train, args.epochs)
+        worker(args.out, args.worker, args.n_train, args.epochs, args.device)
         return
     out = Path(tempfile.mkdtemp(prefix="finf-ddp-"))
     rows = {which: launch(out, which, args) for which in CONFIGS}
@@ -120,6 +123,7 @@ def main() -> None:
         row.update({
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "n_train": args.n_train, "epochs": args.epochs, "processes": args.processes, "cores": os.cpu_count(),
+            "device": args.device,
             "callback_s_in_run": round(callback_s, 2),
             "overhead_in_run": round(callback_s / row["train_runtime_s"], 4),
             "equivalent_epochs": round(callback_s / row["train_runtime_s"] * args.epochs, 3),
