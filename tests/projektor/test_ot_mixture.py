@@ -26,7 +26,7 @@ def test_source_gradient_matches_finite_differences_of_ot():
     xs, ys, xv, yv = gaussian_sources(n=40, n_valid=30, d=3, seed=2)
     cfg = ProjektorConfig(
         eps=0.1, eps_mode="relative", inner_eps=0.1, dtype="float64", tol=1e-12, max_iter=50_000,
-        distance="plain", ot_mode="mass",
+        distance="plain", mixture_mode="mass",
     )  # fmt: skip
     ot = MixtureOT(xs, ys, xv, yv, config=cfg)
     p = np.array([0.5, 0.3, 0.2])
@@ -43,8 +43,8 @@ def test_source_gradient_matches_finite_differences_of_ot():
 def test_mass_mode_agrees_with_resampled_mode_on_average():
     xs, ys, xv, yv = gaussian_sources(n=150, n_valid=100, d=4, seed=3)
     base = {"eps": 0.1, "eps_mode": "relative", "inner_eps": 0.1}
-    mass = MixtureOT(xs, ys, xv, yv, config=ProjektorConfig(ot_mode="mass", **base))
-    resampled = MixtureOT(xs, ys, xv, yv, config=ProjektorConfig(ot_mode="resampled", **base))
+    mass = MixtureOT(xs, ys, xv, yv, config=ProjektorConfig(mixture_mode="mass", **base))
+    resampled = MixtureOT(xs, ys, xv, yv, config=ProjektorConfig(mixture_mode="resampled", **base))
     mixtures = np.array([[0.6, 0.2, 0.2], [0.2, 0.6, 0.2], [1 / 3, 1 / 3, 1 / 3], [0.4, 0.3, 0.3]])
     m_vals = np.array([mass.evaluate(p, 450).value for p in mixtures])
     r_vals = np.array([np.mean([resampled.evaluate(p, 450, seed=s).value for s in range(5)]) for p in mixtures])

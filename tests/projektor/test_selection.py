@@ -26,7 +26,7 @@ def test_cheap_check_on_gaussian_class_features():
     """Spec §7 cheap check with the §6 source proportions on 10-class Gaussian features (the spec's synthetic
     variant; the CIFAR-10 run with fixed pixel-PCA/LDA features is a benchmark, see docs/projektor.md)."""
     xs, ys, xv, yv = gaussian_sources(n=300, n_valid=200, d=5, seed=0)
-    ot = MixtureOT(xs, ys, xv, yv, config=ProjektorConfig(ot_mode="mass", **CHEAP))
+    ot = MixtureOT(xs, ys, xv, yv, config=ProjektorConfig(mixture_mode="mass", **CHEAP))
     grid = simplex_grid(3, 10)
     values = ot.values(grid, 600)
     np.testing.assert_allclose(grid[int(np.argmin(values))], [0.4, 0.3, 0.3], atol=1e-9)
