@@ -55,7 +55,7 @@ def main() -> None:
     t = time.perf_counter()
     fx, y, fv, yt, pool, acc, _, _ = cnn_features(ROOT.parent / "shared" / "data")
     rows: dict = {"embedder": {"cnn_test_accuracy": acc, "train_seconds": time.perf_counter() - t,
-                               "loadavg_1min": os.getloadavg()[0]}, "settings": SETTINGS, "seeds": {}}  # fmt: skip
+                               "loadavg_1min": os.getloadavg()[0]}, "settings": SETTINGS, "p_star": P_STAR.tolist(), "seeds": {}}  # fmt: skip
     grid = simplex_grid(3, 10)
     for seed in (0, 1, 2):
         xs, ys = draw_sources(fx, y, pool, 1000, seed)

@@ -91,7 +91,9 @@ def cnn_logit_sources(data_dir: Path, n_per_source: int = 1000, seed: int = 0):
         for i in range(0, len(xf), 64):
             b = perm[i : i + 64]
             flip = torch.rand(len(b), generator=gen) < 0.5
-            loss = nn.functional.cross_entropy(net(torch.where(flip[:, None, None, None], xf[b].flip(3), xf[b])), yf[b])
+            loss = nn.functional.cross_entropy(
+                net(torch.where(flip[:, None, None, None], xf[b].flip(3), xf[b])), yf[b]
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -40,6 +40,26 @@ def test_source_gradient_matches_finite_differences_of_ot():
         assert ev.gradient[i] == pytest.approx(fd, rel=1e-5)
 
 
+def test_debiased_gradient_matches_finite_differences_of_the_divergence():
+    """`gradient="debiased"`: `f_αβ − f_αα` is the source gradient of `S = OT(α,β) − ½OT(α,α) − ½OT(β,β)`."""
+    xs, ys, xv, yv = gaussian_sources(n=40, n_valid=30, d=3, seed=2)
+    cfg = ProjektorConfig(
+        eps=0.1, eps_mode="relative", inner_eps=0.1, dtype="float64", tol=1e-12, max_iter=50_000,
+        distance="debiased", gradient="debiased", mixture_mode="mass",
+    )  # fmt: skip
+    ot = MixtureOT(xs, ys, xv, yv, config=cfg)
+    p = np.array([0.5, 0.3, 0.2])
+    ev = ot.evaluate(p, 100)
+    plain = MixtureOT(xs, ys, xv, yv, config=ProjektorConfig.from_dict({**cfg.to_dict(), "gradient": "plain"}))
+    assert not np.allclose(ev.gradient, plain.evaluate(p, 100).gradient)  # the self term matters
+    h = 1e-4
+    for i in range(3):
+        d = -p / (1 - p[i])
+        d[i] = 1.0
+        fd = (ot.evaluate(p + h * d, 100).value - ot.evaluate(p - h * d, 100).value) / (2 * h)
+        assert ev.gradient[i] == pytest.approx(fd, rel=1e-5)
+
+
 def test_mass_mode_agrees_with_resampled_mode_on_average():
     xs, ys, xv, yv = gaussian_sources(n=150, n_valid=100, d=4, seed=3)
     base = {"eps": 0.1, "eps_mode": "relative", "inner_eps": 0.1}
