@@ -150,8 +150,15 @@ def run(task: str, full_x: list, full_y: list, xv: np.ndarray, yv: np.ndarray, f
         res = {}
         for d in ("library", "notebook"):
             fit = fit_stage1(ots[n][train], grid[train], perf[n][train], design=d)
-            res[f"projektor_{d}"] = err([fit.predict(p, o) for p, o in zip(grid[~train], ots[n][~train])],
-                                             perf[n][~train])  # fmt: skip
+            pr = np.array([fit.predict(p, o) for p, o in zip(grid[~train], ots[n][~train])])
+            res[f"projektor_{d}"] = err(pr, perf[n][~train])
+            worst = int(np.argmax(np.abs(pr - perf[n][~train])))
+            res[f"projektor_{d}"] |= {"worst_mixture": grid[~train][worst].tolist(),
+                                      "worst_abs_error": float(abs(pr[worst] - perf[n][~train][worst])),
+                                      "mae_without_worst": float(np.delete(np.abs(pr - perf[n][~train]), worst).mean()),
+                                      "train_mae": float(np.mean(np.abs(fit.residuals))) if hasattr(fit, "residuals")
+                                      else float(np.mean([abs(fit.predict(p, o) - y) for p, o, y in
+                                                          zip(grid[train], ots[n][train], perf[n][train])]))}  # fmt: skip
         res["data_mixing_law"] = err(DataMixingLaw().fit(grid[train], perf[n][train]).predict(grid[~train]),
                                      perf[n][~train])  # fmt: skip
         res["regmix_lightgbm"] = err(RegMixRegressor().fit(grid[train], perf[n][train]).predict(grid[~train]),
