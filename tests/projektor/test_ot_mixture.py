@@ -44,7 +44,7 @@ def test_debiased_gradient_matches_finite_differences_of_the_divergence():
     """`gradient="debiased"`: `f_αβ − f_αα` is the source gradient of `S = OT(α,β) − ½OT(α,α) − ½OT(β,β)`."""
     xs, ys, xv, yv = gaussian_sources(n=40, n_valid=30, d=3, seed=2)
     cfg = ProjektorConfig(
-        eps=0.1, eps_mode="relative", inner_eps=0.1, dtype="float64", tol=1e-12, max_iter=50_000,
+        eps=0.1, eps_mode="relative", inner_eps=0.1, dtype="float64", tol=1e-10, max_iter=20_000,
         distance="debiased", gradient="debiased", mixture_mode="mass",
     )  # fmt: skip
     ot = MixtureOT(xs, ys, xv, yv, config=cfg)
