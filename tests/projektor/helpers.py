@@ -1,4 +1,5 @@
-"""Small real inputs for the Projektor tests: Gaussian 10-class toys and the CIFAR-10 three-source protocol."""
+"""Small real inputs for the Projektor tests: Gaussian 10-class toys and the CIFAR-10 three-source protocol
+(pixel PCA/LDA features, or the logits of a tiny CNN trained on a disjoint split, as benchmarks/projektor/cnn.py)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,57 @@ def cifar_sources(data_dir: Path, n_per_source: int = 1000, seed: int = 0):
         xs.append(feats[idx])
         ys.append(y[idx])
     return xs, ys, valid, yt
+
+
+def cnn_logit_sources(data_dir: Path, n_per_source: int = 1000, seed: int = 0):
+    """Spec §7 cheap check inputs with "a small CNN trained on a disjoint split": the tiny CNN of
+    `benchmarks/projektor/cnn.py` (width 16, BatchNorm, 10 epochs, one-cycle Adam, flips; about 25 s on one CPU
+    thread, about 50 % test accuracy) trained on `split[:2500]`; its logits are the features; the three sources are
+    drawn from `split[2500:]` with the §6 proportions; the 1,000 test images are the validation set."""
+    import torch
+    from torch import nn
+
+    d = np.load(data_dir / "cifar10_subset" / "cifar10_subset.npz")
+    x = torch.tensor(d["x_train"]).permute(0, 3, 1, 2).float() / 255.0
+    xt = torch.tensor(d["x_test"]).permute(0, 3, 1, 2).float() / 255.0
+    y, yt = d["y_train"], d["y_test"]
+    split = np.random.default_rng(123).permutation(len(x))
+    fit, pool = split[:2500], split[2500:]
+    mean, std = x[fit].mean((0, 2, 3), keepdim=True), x[fit].std((0, 2, 3), keepdim=True)
+    x, xt = (x - mean) / std, (xt - mean) / std
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
+    )  # fmt: skip
+    epochs, batches = 10, (len(fit) + 63) // 64
+    opt = torch.optim.Adam(net.parameters(), 3e-3, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * batches)
+    gen = torch.Generator().manual_seed(0)
+    xf, yf = x[fit], torch.tensor(y[fit])
+    for _ in range(epochs):
+        net.train()
+        perm = torch.randperm(len(xf), generator=gen)
+        for i in range(0, len(xf), 64):
+            b = perm[i : i + 64]
+            flip = torch.rand(len(b), generator=gen) < 0.5
+            loss = nn.functional.cross_entropy(
+                net(torch.where(flip[:, None, None, None], xf[b].flip(3), xf[b])), yf[b]
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    net.eval()
+    with torch.no_grad():
+        feats, valid = net(x).double().numpy(), net(xt).double().numpy()
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for props in PROPORTIONS:
+        cls = rng.choice(10, size=n_per_source, p=props / props.sum())
+        idx = np.array([rng.choice(pool[y[pool] == c]) for c in cls])
+        xs.append(feats[idx])
+        ys.append(y[idx])
+    return xs, ys, valid, yt, float((valid.argmax(1) == yt).mean())

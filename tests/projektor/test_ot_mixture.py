@@ -26,7 +26,7 @@ def test_source_gradient_matches_finite_differences_of_ot():
     xs, ys, xv, yv = gaussian_sources(n=40, n_valid=30, d=3, seed=2)
     cfg = ProjektorConfig(
         eps=0.1, eps_mode="relative", inner_eps=0.1, dtype="float64", tol=1e-12, max_iter=50_000,
-        distance="plain", ot_mode="mass",
+        distance="plain", mixture_mode="mass",
     )  # fmt: skip
     ot = MixtureOT(xs, ys, xv, yv, config=cfg)
     p = np.array([0.5, 0.3, 0.2])
@@ -40,11 +40,31 @@ def test_source_gradient_matches_finite_differences_of_ot():
         assert ev.gradient[i] == pytest.approx(fd, rel=1e-5)
 
 
+def test_debiased_gradient_matches_finite_differences_of_the_divergence():
+    """`gradient="debiased"`: `f_αβ − f_αα` is the source gradient of `S = OT(α,β) − ½OT(α,α) − ½OT(β,β)`."""
+    xs, ys, xv, yv = gaussian_sources(n=40, n_valid=30, d=3, seed=2)
+    cfg = ProjektorConfig(
+        eps=0.1, eps_mode="relative", inner_eps=0.1, dtype="float64", tol=1e-10, max_iter=20_000,
+        distance="debiased", gradient="debiased", mixture_mode="mass",
+    )  # fmt: skip
+    ot = MixtureOT(xs, ys, xv, yv, config=cfg)
+    p = np.array([0.5, 0.3, 0.2])
+    ev = ot.evaluate(p, 100)
+    plain = MixtureOT(xs, ys, xv, yv, config=ProjektorConfig.from_dict({**cfg.to_dict(), "gradient": "plain"}))
+    assert not np.allclose(ev.gradient, plain.evaluate(p, 100).gradient)  # the self term matters
+    h = 1e-4
+    for i in range(3):
+        d = -p / (1 - p[i])
+        d[i] = 1.0
+        fd = (ot.evaluate(p + h * d, 100).value - ot.evaluate(p - h * d, 100).value) / (2 * h)
+        assert ev.gradient[i] == pytest.approx(fd, rel=1e-5)
+
+
 def test_mass_mode_agrees_with_resampled_mode_on_average():
     xs, ys, xv, yv = gaussian_sources(n=150, n_valid=100, d=4, seed=3)
     base = {"eps": 0.1, "eps_mode": "relative", "inner_eps": 0.1}
-    mass = MixtureOT(xs, ys, xv, yv, config=ProjektorConfig(ot_mode="mass", **base))
-    resampled = MixtureOT(xs, ys, xv, yv, config=ProjektorConfig(ot_mode="resampled", **base))
+    mass = MixtureOT(xs, ys, xv, yv, config=ProjektorConfig(mixture_mode="mass", **base))
+    resampled = MixtureOT(xs, ys, xv, yv, config=ProjektorConfig(mixture_mode="resampled", **base))
     mixtures = np.array([[0.6, 0.2, 0.2], [0.2, 0.6, 0.2], [1 / 3, 1 / 3, 1 / 3], [0.4, 0.3, 0.3]])
     m_vals = np.array([mass.evaluate(p, 450).value for p in mixtures])
     r_vals = np.array([np.mean([resampled.evaluate(p, 450, seed=s).value for s in range(5)]) for p in mixtures])

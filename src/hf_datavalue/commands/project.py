@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,12 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eps", type=float, help="override the config's eps")
     p.add_argument("--eps-mode", choices=("absolute", "relative"), help="override the config's eps_mode")
     p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument(
+        "--mixture-mode",
+        choices=("resampled", "mass"),
+        help="override the config's mixture_mode (resampled draws, or mass-weighted pilots)",
+    )
+    p.add_argument("--ot-mode", choices=("resampled", "mass"), help=argparse.SUPPRESS)  # deprecated alias
 
 
 def register(subparsers: Any) -> None:
@@ -143,7 +150,12 @@ def _config(args: argparse.Namespace, **defaults: Any) -> Any:
     data.update({k: v for k, v in defaults.items() if k != "method"})
     if args.config:
         data.update(ProjektorConfig.from_json(args.config).to_dict())
-    for key in ("eps", "eps_mode", "seed"):
+    if getattr(args, "ot_mode", None) is not None:
+        warnings.warn("--ot-mode is deprecated: use --mixture-mode", FutureWarning, stacklevel=2)
+        if args.mixture_mode is not None and args.mixture_mode != args.ot_mode:
+            raise ConfigError("--mixture-mode and its deprecated alias --ot-mode disagree: pass only --mixture-mode")
+        args.mixture_mode = args.ot_mode
+    for key in ("eps", "eps_mode", "seed", "mixture_mode"):
         if getattr(args, key, None) is not None:
             data[key] = getattr(args, key)
     return ProjektorConfig.from_dict(data)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+import warnings
+from dataclasses import InitVar, dataclass, field
+from typing import Any, Literal
 
 from ..core.config import JsonConfig, OTArguments
 from ..core.errors import ConfigError
@@ -27,9 +28,14 @@ class ProjektorConfig(OTArguments, JsonConfig):
         lambda_y (`float`, *optional*, defaults to 1.0): weight of the label cost `½·W(c, c')`.
         distance (`str`, *optional*, defaults to `"debiased"`): the predictor's OT feature, the debiased Sinkhorn
             divergence (faithful) or the plain entropic OT value. Gradients always use non-debiased potentials.
-        ot_mode (`str`, *optional*, defaults to `"resampled"`): `"resampled"` draws `round(N·p_i)` points per
+        mixture_mode (`str`, *optional*, defaults to `"resampled"`): how a mixture enters the OT (not the solver's
+            `mode`): `"resampled"` draws `round(N·p_i)` points per
             source with replacement (the reference); `"mass"` puts the mixture weights as marginal masses on the
-            union of pilot points (no resampling, deterministic).
+            union of pilot points (no resampling, deterministic). The old name `ot_mode` (keyword, JSON key, CLI
+            `--ot-mode`) still loads, with a `FutureWarning`.
+        gradient (`str`, *optional*, defaults to `"plain"`): the source gradient from the non-debiased potentials
+            `f_αβ` (the reference, spec pitfall 6) or the gradient of the debiased divergence, `f_αβ − f_αα`
+            (an extension: the selector then descends the same quantity the predictor reads).
         label_table (`str`, *optional*, defaults to `"pooled"`): `"pooled"` computes the class-to-class table
             once on the pooled pilot points (fast, independent of p); `"per_mixture"` recomputes it on each drawn
             mixture (the reference).
@@ -56,8 +62,16 @@ class ProjektorConfig(OTArguments, JsonConfig):
     distance: Literal["debiased", "plain"] = field(
         default="debiased", metadata={"help": "Predictor OT feature: debiased Sinkhorn divergence or plain OT."}
     )
-    ot_mode: Literal["resampled", "mass"] = field(
-        default="resampled", metadata={"help": "'resampled' draws round(N·p_i) per source; 'mass' reweights."}
+    mixture_mode: Literal["resampled", "mass"] = field(
+        default="resampled",
+        metadata={"help": "How a mixture enters the OT: 'resampled' draws round(N·p_i) per source; 'mass' reweights."},
+    )
+    ot_mode: InitVar[str | None] = None  # deprecated alias of mixture_mode (not a field: never saved)
+    gradient: Literal["plain", "debiased"] = field(
+        default="plain",
+        metadata={
+            "help": "Source gradient from the non-debiased potentials (reference) or of the debiased divergence."
+        },
     )
     label_table: Literal["pooled", "per_mixture"] = field(
         default="pooled", metadata={"help": "Class-to-class table on pooled pilots (once) or per drawn mixture."}
@@ -76,8 +90,15 @@ class ProjektorConfig(OTArguments, JsonConfig):
         default=False, metadata={"help": "Divide the centred gradient by its max-abs entry (unit-free steps)."}
     )
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, ot_mode: str | None = None) -> None:
         super().__post_init__()
+        if ot_mode is not None:
+            warnings.warn(
+                "ProjektorConfig(ot_mode=...) is deprecated: use mixture_mode (ot_mode read like OTArguments.mode)",
+                FutureWarning,
+                stacklevel=3,
+            )
+            self.mixture_mode = ot_mode  # type: ignore[assignment]
         self.check_ot_arguments()
         if not self.inner_eps > 0:
             raise ConfigError(f"inner_eps must be positive, got {self.inner_eps}")
@@ -87,8 +108,12 @@ class ProjektorConfig(OTArguments, JsonConfig):
             )
         if self.distance not in ("debiased", "plain"):
             raise ConfigError(f"distance must be 'debiased' or 'plain', got {self.distance!r}")
-        if self.ot_mode not in ("resampled", "mass"):
-            raise ConfigError(f"ot_mode must be 'resampled' or 'mass', got {self.ot_mode!r}")
+        if self.mixture_mode not in ("resampled", "mass"):
+            raise ConfigError(f"mixture_mode must be 'resampled' or 'mass', got {self.mixture_mode!r}")
+        if self.gradient not in ("plain", "debiased"):
+            raise ConfigError(f"gradient must be 'plain' or 'debiased', got {self.gradient!r}")
+        if self.gradient == "debiased" and self.distance != "debiased":
+            raise ConfigError("gradient='debiased' needs distance='debiased' (it differentiates the divergence)")
         if self.label_table not in ("pooled", "per_mixture"):
             raise ConfigError(f"label_table must be 'pooled' or 'per_mixture', got {self.label_table!r}")
         if self.reps < 1:
@@ -103,6 +128,18 @@ class ProjektorConfig(OTArguments, JsonConfig):
             raise ConfigError(f"decay must lie in (0, 1], got {self.decay}")
         if self.steps < 0:
             raise ConfigError(f"steps must be >= 0, got {self.steps}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProjektorConfig:
+        """Build from a dict; the deprecated key `ot_mode` is read as `mixture_mode` (with a `FutureWarning`)."""
+        data = dict(data)
+        if "ot_mode" in data:
+            old = data.pop("ot_mode")
+            if "mixture_mode" in data and data["mixture_mode"] != old:
+                raise ConfigError(f"both mixture_mode={data['mixture_mode']!r} and its old name ot_mode={old!r}")
+            warnings.warn("the ProjektorConfig key 'ot_mode' is deprecated: use 'mixture_mode'", FutureWarning, 2)
+            data["mixture_mode"] = old
+        return super().from_dict(data)
 
     @property
     def sign(self) -> float:

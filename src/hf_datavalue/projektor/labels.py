@@ -2,18 +2,22 @@
 
 [`PerformanceLabels`] draws `D(N, p)` exactly as [`MixtureOT`] does (`round(N·p_i)` per source, with replacement,
 seeded per mixture, size and repeat), calls a learner, and appends one JSON line per finished run to
-`output_dir/labels.jsonl`. A killed run resumes: finished `(mixture, size, rep)` keys are skipped. The built-in
-learner is a scikit-learn logistic regression on fixed features; a Trainer-based learner lives in the adapter
-layer (`hf_datavalue.trainer_callbacks.projektor_labels`).
+`output_dir/labels.jsonl`. A killed run resumes: finished `(mixture, size, rep)` keys are skipped. Under
+`accelerate launch` the runs are dealt out one per process per round and rank 0 writes the file (see `run`). The
+built-in learner is a scikit-learn logistic regression on fixed features; a Trainer-based learner lives in the
+adapter layer (`hf_datavalue.trainer_callbacks.projektor_labels`).
 
 Usage:
 
 ```python
 from hf_datavalue.projektor.labels import PerformanceLabels, logistic_regression_learner
 
-labels = PerformanceLabels(xs, ys, x_val, y_val, learner=logistic_regression_learner(), output_dir="runs/labels")
-table = labels.run(simplex_grid(3, 10), sizes=[1000, 1500], reps=1)   # {(p, N): median accuracy}
+learner = logistic_regression_learner(xs, ys, x_val, y_val)
+rows = PerformanceLabels([len(x) for x in xs], learner, "runs/labels").run(simplex_grid(3, 10), sizes=[1000, 1500])
+mixtures, accuracy = PerformanceLabels.table(rows, "accuracy", 1000)   # median over reps
 ```
+
+The same script under `accelerate launch --num_processes 4 script.py` measures four mixtures at a time.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import ConfigError, EmptyDatasetError, NonFiniteError, ShapeMismatchError
+from ..core.distributed import ProcessContext, process_context
+from ..core.errors import ConfigError, DataValueError, EmptyDatasetError, NonFiniteError, ShapeMismatchError
 from ..core.io import prepare_output_dir
 from .simplex import check_mixture
 
@@ -105,6 +110,7 @@ class PerformanceLabels:
         output_dir: str | os.PathLike[str],
         seed: int = 0,
         progress: bool = False,
+        ctx: ProcessContext | None = None,
     ):
         if len(source_sizes) < 2:
             raise ConfigError(f"labels need at least 2 sources, got {len(source_sizes)}")
@@ -113,10 +119,15 @@ class PerformanceLabels:
             raise EmptyDatasetError(f"sources {empty} are empty: every source needs pilot rows")
         self.source_sizes = [int(n) for n in source_sizes]
         self.learner = learner
-        self.output_dir = prepare_output_dir(output_dir, run_config={"sources": self.source_sizes, "seed": seed})
-        self.path = Path(self.output_dir) / "labels.jsonl"
+        self.ctx = ctx or process_context()
+        run_config = {"sources": self.source_sizes, "seed": seed}
+        self.ctx.check_same("label-run settings (source sizes, seed, output folder)", [run_config, str(output_dir)])
+        self.output_dir = Path(self.ctx.on_main(prepare_output_dir, output_dir, run_config=run_config))
+        self.ctx.barrier()
+        self.path = self.output_dir / "labels.jsonl"
         self.seed = int(seed)
         self.progress = progress
+        self.n_learned = 0  # learner calls made by this process (a resumed run skips finished ones)
 
     @staticmethod
     def key(p: np.ndarray, size: int, rep: int) -> str:
@@ -137,35 +148,63 @@ class PerformanceLabels:
     def run(
         self, mixtures: np.ndarray | Sequence[Sequence[float]], sizes: Sequence[int], reps: int = 1
     ) -> list[dict[str, Any]]:
-        """Measure every `(mixture, size, rep)` not on disk yet; return all rows (including earlier ones)."""
+        """Measure every `(mixture, size, rep)` not on disk yet; return all rows (including earlier ones).
+
+        Under `accelerate launch` the runs still to do are dealt out in rounds of one run per process; after each
+        round rank 0 gathers the rows and appends them (fsynced), so a killed job loses at most one round and
+        resumes from the file. Every process returns the full table. Seeds depend only on `(mixture, size, rep)`,
+        so N processes give the same labels as one.
+        """
+        ctx = self.ctx
         mixes = np.asarray(mixtures, dtype=np.float64)
         if mixes.ndim != 2 or mixes.shape[1] != len(self.source_sizes):
             raise ShapeMismatchError(f"mixtures must be (K, {len(self.source_sizes)}), got shape {mixes.shape}")
         mixes = np.stack([check_mixture(p, len(self.source_sizes), f"mixture {k}") for k, p in enumerate(mixes)])
-        have = self.done()
         jobs = [(k, int(n), r) for k in range(len(mixes)) for n in sizes for r in range(reps)]
+        ctx.check_same("label jobs (mixtures, sizes, reps)", [mixes.round(10).tolist(), list(sizes), reps])
+        have: dict[str, dict[str, Any]] = ctx.on_main(self.done)  # rank 0 reads the file; every rank agrees
         todo = [j for j in jobs if self.key(mixes[j[0]], j[1], j[2]) not in have]
         logger.info("%d of %d label runs already on disk; %d to go", len(jobs) - len(todo), len(jobs), len(todo))
-        it: Any = todo
-        if self.progress:
+        rounds: Any = range(0, len(todo), ctx.world)
+        if self.progress and ctx.is_main:
             from tqdm.auto import tqdm
 
-            it = tqdm(todo, desc="Performance labels")
-        with self.path.open("a", encoding="utf-8") as fh:
-            for k, n, r in it:
-                seed = self.seed + 1_000_003 * r + 1009 * n + k
-                rng = np.random.default_rng(seed)
-                idx = draw_mixture(mixes[k], n, self.source_sizes, rng)
-                scores = {name: float(v) for name, v in self.learner(idx, seed).items()}
-                bad = [name for name, v in scores.items() if not math.isfinite(v)]
-                if bad:
-                    raise NonFiniteError(f"the learner returned non-finite {bad} for mixture {mixes[k].tolist()}")
-                row = {"key": self.key(mixes[k], n, r), "p": mixes[k].tolist(), "size": n, "rep": r, **scores}
-                fh.write(json.dumps(row) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-                have[row["key"]] = row
+            rounds = tqdm(rounds, desc="Performance labels", unit=f"x{ctx.world} runs")
+        fh = self.path.open("a", encoding="utf-8") if ctx.is_main else None
+        try:
+            for start in rounds:
+                mine = start + ctx.rank
+                row, err = None, None
+                if mine < len(todo):
+                    try:
+                        row = self._measure(mixes, *todo[mine])
+                    except DataValueError as e:
+                        err = e
+                ctx.raise_any(err)
+                for got in ctx.gather(row):
+                    if got is None:
+                        continue
+                    if fh is not None:
+                        fh.write(json.dumps(got) + "\n")
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    have[got["key"]] = got
+        finally:
+            if fh is not None:
+                fh.close()
+        ctx.barrier()
         return [have[self.key(mixes[k], n, r)] for k, n, r in jobs]
+
+    def _measure(self, mixes: np.ndarray, k: int, n: int, r: int) -> dict[str, Any]:
+        """One learner run on `D(n, mixes[k])`, rep `r` (seeded by `(k, n, r)` only)."""
+        seed = self.seed + 1_000_003 * r + 1009 * n + k
+        idx = draw_mixture(mixes[k], n, self.source_sizes, np.random.default_rng(seed))
+        self.n_learned += 1
+        scores = {name: float(v) for name, v in self.learner(idx, seed).items()}
+        bad = [name for name, v in scores.items() if not math.isfinite(v)]
+        if bad:
+            raise NonFiniteError(f"the learner returned non-finite {bad} for mixture {mixes[k].tolist()}")
+        return {"key": self.key(mixes[k], n, r), "p": mixes[k].tolist(), "size": n, "rep": r, **scores}
 
     @staticmethod
     def table(rows: Sequence[dict[str, Any]], target: str, size: int) -> tuple[np.ndarray, np.ndarray]:

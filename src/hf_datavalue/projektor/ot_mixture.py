@@ -4,15 +4,16 @@
 mixture `p` at size `N` it evaluates the class-wise (LAVA / OTDD) distance
 `d(i, j) = λ_x·½‖u_i − v_j‖² + λ_y·½·W(y_i, y'_j)` at the reference's `eps = 1e-2`:
 
-* `ot_mode="resampled"` (reference): `D(N, p)` draws `round(N·p_i)` points from source i with replacement;
+* `mixture_mode="resampled"` (reference): `D(N, p)` draws `round(N·p_i)` points from source i with replacement;
   `reps` draws, median taken.
-* `ot_mode="mass"`: the mixture weights become marginal masses `p_i / n_i` on the union of pilot points (no
+* `mixture_mode="mass"`: the mixture weights become marginal masses `p_i / n_i` on the union of pilot points (no
   resampling, deterministic).
 
 The predictor's feature is the debiased Sinkhorn divergence `S = OT(α, β) − ½OT(α, α) − ½OT(β, β)`
 (`distance="debiased"`) or the plain value; the gradient always uses the potentials `f` of the non-debiased
 problem: `∂OT/∂p_i ≈ mean_{S_i} f − mean_rest f` (a source with no mass gets `f` on its pilot points by a
-c-transform).
+c-transform). With `gradient="debiased"` (an extension, not the reference) the gradient is that of the debiased
+divergence itself, `f_αβ − f_αα`, so a selector descends the same quantity the predictor reads.
 
 Usage:
 
@@ -284,7 +285,7 @@ class MixtureOT:
         self, p: np.ndarray, size: int, rng: np.random.Generator, with_gradient: bool
     ) -> tuple[float, float, np.ndarray]:
         debiased = self.config.distance == "debiased"
-        if self.config.ot_mode == "mass":
+        if self.config.mixture_mode == "mass":
             keep = np.nonzero(p[self.pool_groups] > 0)[0]
             x, xl, groups = self.pool_x[keep], self.pool_y[keep], self.pool_groups[keep]
             sizes = np.asarray([len(xx) for xx in self.xs], dtype=np.float64)
@@ -304,9 +305,10 @@ class MixtureOT:
         res = self._solve(x, xl, self.valid_x, self.valid_y, table_xv, a)
         plain = float(res.value)
         value = plain
+        self_res: OTResult | None = None
         if debiased:
-            self_ot = float(self._solve(x, xl, x, xl, table_xx, a, a).value)
-            value = plain - 0.5 * self_ot - 0.5 * self.valid_self_ot()
+            self_res = self._solve(x, xl, x, xl, table_xx, a, a)
+            value = plain - 0.5 * float(self_res.value) - 0.5 * self.valid_self_ot()
         grad = np.full(self.m, np.nan)
         if with_gradient:
             f = res.f.detach().cpu().double().numpy()
@@ -314,7 +316,30 @@ class MixtureOT:
             missing = [i for i in range(self.m) if not np.isfinite(grad[i])]
             if missing:
                 grad = self._fill_missing(grad, missing, f, groups, a, res, table_xv)
+            if self.config.gradient == "debiased" and self_res is not None:
+                grad = grad - self._self_gradient(self_res, x, xl, groups, a, table_xx)
         return value, plain, grad
+
+    def _self_gradient(
+        self,
+        res: OTResult,
+        x: np.ndarray,
+        xl: np.ndarray,
+        groups: np.ndarray,
+        a: np.ndarray | None,
+        table_xx: torch.Tensor,
+    ) -> np.ndarray:
+        """Source gradient of `½·OT(α, α)`: `∂/∂α ½OT(α, α) = f_αα` (the symmetric potential), so that
+        `∂S/∂α = f_αβ − f_αα` (Feydy et al. 2019). Absent sources get `f_αα` by a c-transform on their pilots."""
+        f_sym = 0.5 * (res.f + res.g).detach().cpu().double()
+        grad = source_gradient(f_sym.numpy(), groups, self.m, a)
+        w = a if a is not None else np.full(len(x), 1.0 / len(x))
+        mean_all = float(np.sum(w * f_sym.numpy()) / np.sum(w))
+        for i in [i for i in range(self.m) if not np.isfinite(grad[i])]:
+            cost = self._cost(x, xl, self.xs[i], self.ys[i], table_xx)
+            f_i, _ = c_transform(cost, f_sym, float(res.eps), log_b=-math.log(len(self.xs[i])), a=w)
+            grad[i] = float(f_i.double().mean()) - mean_all
+        return grad
 
     def _fill_missing(
         self,
@@ -364,7 +389,7 @@ class MixtureOT:
             if isinstance(seed, np.random.Generator)
             else np.random.default_rng(self.config.seed if seed is None else seed)
         )
-        reps = 1 if self.config.ot_mode == "mass" else self.config.reps
+        reps = 1 if self.config.mixture_mode == "mass" else self.config.reps
         runs = [self._one(mix, int(size), rng, with_gradient) for _ in range(reps)]
         values = [r[0] for r in runs]
         return MixtureEvaluation(

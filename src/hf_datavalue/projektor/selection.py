@@ -246,10 +246,12 @@ def ot_only_selection(
 
     def objective(q: np.ndarray, t: int) -> tuple[float, np.ndarray]:
         ev = ot.evaluate(q, int(size), seed=cfg.seed + t)
-        return ev.plain, ev.gradient  # L̂ = −OT: maximising it is minimising OT
+        # L̂ = −OT: maximising it is minimising OT (the divergence itself when its gradient is the debiased one)
+        return (ev.value if cfg.gradient == "debiased" else ev.plain), ev.gradient
 
     p, path, values = _run(objective, ot.m, cfg, -1.0, steps, init, c, bound)
-    final = ot.evaluate(p, int(size), seed=cfg.seed + steps, with_gradient=False).plain
+    last = ot.evaluate(p, int(size), seed=cfg.seed + steps, with_gradient=False)
+    final = last.value if cfg.gradient == "debiased" else last.plain
     values.append(final)
     weights = MixtureWeights(
         dict(zip(ot.names, p.tolist())),
