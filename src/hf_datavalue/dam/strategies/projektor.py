@@ -32,7 +32,7 @@ __all__ = ["DEFAULT_OT", "ProjektorStrategy", "projektor_mixture"]
 
 # The OT settings of the buyer: relative epsilon (0.1 x median cost) and mass re-weighting of the pilot samples keep
 # each of the `steps` OT solves small and deterministic; the normalised step schedule is spec §7's.
-DEFAULT_OT: dict[str, Any] = {"eps": 0.1, "eps_mode": "relative", "inner_eps": 0.1, "tol": 1e-3, "max_iter": 500, "ot_mode": "mass",
+DEFAULT_OT: dict[str, Any] = {"eps": 0.1, "eps_mode": "relative", "inner_eps": 0.1, "tol": 1e-3, "max_iter": 500, "mixture_mode": "mass",
               "distance": "plain", "lr": 0.05, "decay": 0.95, "normalized_steps": True}  # fmt: skip
 
 
