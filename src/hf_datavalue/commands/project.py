@@ -46,7 +46,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
         choices=("resampled", "mass"),
         help="override the config's mixture_mode (resampled draws, or mass-weighted pilots)",
     )
-    p.add_argument("--ot-mode", choices=("resampled", "mass"), help=argparse.SUPPRESS)  # deprecated alias
+    p.add_argument("--ot-mode", choices=("resampled", "mass"), help="Deprecated alias of --mixture-mode.")
 
 
 def register(subparsers: Any) -> None:
