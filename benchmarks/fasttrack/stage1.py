@@ -198,6 +198,7 @@ def main() -> None:
     ap.add_argument("--baselines", action="store_true", help="rerun the BM25 / embedding baselines")
     ap.add_argument("--embedder", default="tfidf-svd-256", choices=["tfidf-svd-256", "minilm"])
     ap.add_argument("--smoke", action="store_true", help="tiny subset, writes stage1_smoke.json")
+    ap.add_argument("--taus", type=int, nargs="+", default=list(TAUS), help="leaf sizes to build and tune")
     args = ap.parse_args()
     corpus, queries = load_data()
     stats = dataset_statistics(corpus, queries)
@@ -216,7 +217,7 @@ def main() -> None:
     qids = list(queries["query_id"])
     rel = np.asarray(queries["predicate_id"])
     dev, test = stratified_dev_split(rel, 0.2, seed=0)
-    taus = TAUS
+    taus = tuple(args.taus)
     if args.smoke:  # a quick end-to-end check of this script (not a result)
         dev, test, taus = dev[::20], test[::80], TAUS[:1]
     bm25 = BM25Ranker(corpus["text"])
