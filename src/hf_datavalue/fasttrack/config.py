@@ -8,7 +8,7 @@ Usage:
 ```python
 from hf_datavalue.fasttrack import FastTrackConfig
 
-config = FastTrackConfig(tau=100, fuzzy_threshold=85, max_clusters=20, batch_size=10)
+config = FastTrackConfig(tau=25, fuzzy_threshold=85, max_corpus_fraction=0.05)  # the dev-chosen LAMA-TREx setting
 FastTrackConfig.from_json(config.to_json()) == config  # True
 ```
 """
@@ -48,7 +48,7 @@ class FastTrackConfig(EmbedderArguments, JsonConfig):
         keyword_sample (`int`, *optional*, defaults to 20): member texts shown to an LLM keyworder (seeded).
         retrieval (`str`, *optional*, defaults to `"keywords"`): `"keywords"` (fuzzy keyword match, the paper),
             `"embedding"` (nearest centroids, library extension) or `"both"` (union).
-        fuzzy_threshold (`float`, *optional*, defaults to 90): a (query keyword, cluster keyword) pair matches
+        fuzzy_threshold (`float`, *optional*, defaults to 85): a (query keyword, cluster keyword) pair matches
             when its token-set similarity (0-100) reaches it.
         keyword_weighting (`str`, *optional*, defaults to `"icf"`): value of a matched cluster keyword: its inverse
             cluster frequency (`"icf"`: common words weigh little) or 1 (`"none"`).
@@ -90,7 +90,7 @@ class FastTrackConfig(EmbedderArguments, JsonConfig):
     retrieval: Literal["keywords", "embedding", "both"] = field(
         default="keywords", metadata={"help": "Cluster retrieval: fuzzy keywords, centroid similarity, or both."}
     )
-    fuzzy_threshold: float = field(default=90.0, metadata={"help": "Minimum keyword-pair similarity (0-100)."})
+    fuzzy_threshold: float = field(default=85.0, metadata={"help": "Minimum keyword-pair similarity (0-100)."})
     keyword_weighting: Literal["icf", "none"] = field(
         default="icf", metadata={"help": "Matched cluster keyword value: inverse cluster frequency or 1."}
     )

@@ -1,8 +1,11 @@
 """[`FastTrackTracer`]: the online stage. Keywords -> fuzzy cluster retrieval -> batched verification.
 
-Per query: the keyworder's keywords of the statement plus the subject and answer strings are fuzzy-matched
-against the cluster keywords ([`KeywordMatcher`]); with `retrieval="embedding"` (library extension) or `"both"`
-the clusters with the nearest centroids are used or added. Every retrieved cluster's members are verified in
+Per query: the subject and answer strings (weights `subject_weight`, `answer_weight`) and the keyworder's
+keywords of the statement (`statement_weight`; weight 1 when the query has neither a subject nor an answer) are
+fuzzy-matched against the cluster keywords ([`KeywordMatcher`], inverse-cluster-frequency weighted); with
+`retrieval="embedding"` (library extension) or `"both"` the clusters with the nearest centroids are used or added.
+The ranked clusters are kept until the candidates would exceed `max_corpus_fraction` of the corpus (the best
+cluster is always kept). Every retrieved cluster's members are verified in
 batches of `batch_size` passages, so a query costs sum over clusters of ceil(|cluster| / B) verifier calls
 (fewer with cache hits). Answers are cached by prompt hash; with `output_dir`, finished queries are checkpointed
 under `output_dir/partial/` so an interrupted run resumes, and the final files appear only when all queries
