@@ -196,6 +196,7 @@ def build_index(corpus_e, tau: int, max_keywords: int | None, backend: str) -> t
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kmeans", action="store_true", help="rerun the k-means backend benchmark")
+    ap.add_argument("--kmeans-only", action="store_true", help="only rerun the k-means backend benchmark")
     ap.add_argument("--baselines", action="store_true", help="rerun the BM25 / embedding baselines")
     ap.add_argument("--embedder", default="tfidf-svd-256", choices=["tfidf-svd-256", "minilm"])
     ap.add_argument("--smoke", action="store_true", help="tiny subset, writes stage1_smoke.json")
@@ -209,10 +210,12 @@ def main() -> None:
     if args.embedder == "minilm":  # cached MiniLM embeddings (benchmarks/fasttrack/common.cached_embeddings)
         xc, xq = np.load(CACHE / "corpus_text.npy"), np.load(CACHE / "queries_statement.npy")
     backend = "faiss"
-    if args.kmeans:
+    if args.kmeans or args.kmeans_only:
         sub = np.sort(np.random.default_rng(0).choice(n, size=min(KMEANS_ROWS, n), replace=False))
         backend, km_rows = kmeans_benchmark(xc[sub], 100)
         write_rows("kmeans_backend", {"rows": km_rows, "chosen": backend, "machine": "2 shared CPU cores (loaded)"})
+    if args.kmeans_only:
+        return
     corpus_e = corpus.add_column("emb", list(xc))
     props = proponent_rows(queries, corpus)
     qids = list(queries["query_id"])
