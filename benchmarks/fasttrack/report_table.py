@@ -15,6 +15,49 @@ def load(name: str):
     return json.loads(path.read_text()) if path.exists() else None
 
 
+ROUTES = (
+    ("keywords", "keywords (paper route: fuzzy keyword match)", "faithful"),
+    ("keywords_1pct", "keywords, 1 % budget", "faithful"),
+    ("both", "keywords + nearest centroids", "extension"),
+    ("embedding", "nearest centroids only", "extension"),
+    ("bm25", "clusters of the top BM25 rows", "extension (benchmark)"),
+    ("keywords+bm25", "keywords + BM25 clusters", "extension (benchmark)"),
+)
+
+
+def stage1_table(s1: dict) -> None:
+    """Stage-1 rows: every route chosen on dev (within its budget), stage-1 recall on all test queries."""
+    print(
+        f"Stage 1 with the oracle verifier, {s1['embedder']} index (chosen on {s1['n_dev']} dev queries, "
+        f"reported on {s1['n_test']} test queries; s/query from FastTrackTracer.trace on a seeded test sample):\n"
+    )
+    print(
+        "| route | kind | tau | leaves | dev recall | test recall | share of corpus verified (mean / max) | "
+        "batches (B=10) per query | s/query (load) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for key, label, kind in ROUTES:
+        row = s1["test"].get(key)
+        if row is None:
+            continue
+        t, d = row["test_all"], row["dev"]
+        trace = row.get("trace_sample", {}).get("report")
+        cost = f"{trace['batches_per_query']:.1f}" if trace else ""
+        secs = f"{trace['seconds_per_query']:.3f} ({trace['load_avg_1min'][0]:.1f})" if trace else ""
+        print(
+            f"| {label} | {kind} | {row['index']['tau']} | {row['index']['n_clusters']} | "
+            f"{d['stage1_recall']:.3f} | **{t['stage1_recall']:.3f}** | "
+            f"{100 * t['corpus_fraction_mean']:.2f} % / {100 * t['corpus_fraction_max']:.2f} % | {cost} | {secs} |"
+        )
+    kw = s1["test"]["keywords"]["config"]
+    print(
+        f"\nkeywords route settings: fuzzy_threshold={kw['fuzzy_threshold']}, keyword_weighting="
+        f"{kw['keyword_weighting']}, subject/answer/statement weights={kw['subject_weight']}/"
+        f"{kw['answer_weight']}/{kw['statement_weight']}, max_clusters={kw['max_clusters']}, "
+        f"max_corpus_fraction={kw['max_corpus_fraction']}\n"
+    )
+
+
 def main() -> None:
     km = load("kmeans_backend")
     if km:
@@ -29,47 +72,10 @@ def main() -> None:
             f"\n({km['rows'][0]['n_rows']} rows x {km['rows'][0]['dim']} dims, tau={km['rows'][0]['tau']}; "
             f"chosen: {km['chosen']})\n"
         )
-    s1 = load("stage1")
-    if s1:
-        best = s1["chosen_on_dev"]
-        rep = s1["test"]["chosen"]["report"]
-        print(
-            f"Stage 1 with the oracle verifier (chosen on {s1['n_dev']} dev queries: fuzzy_threshold="
-            f"{best['fuzzy_threshold']}, max_clusters={best['max_clusters']}, embedding_clusters="
-            f"{best['embedding_clusters']}; reported on {s1['n_test']} test queries; index: "
-            f"{s1['index']['n_clusters']} leaves):\n"
-        )
-        print("| metric | dev | test |\n|---|---|---|")
-        print(f"| stage-1 recall (micro) | {best['dev_stage1_recall']:.3f} | {rep['stage1_recall_micro']:.3f} |")
-        print(f"| stage-1 recall (macro) | | {rep['stage1_recall_macro']:.3f} |")
-        print(
-            f"| corpus share verified per query (mean) | {best['dev_corpus_fraction']:.4f} | "
-            f"{rep['corpus_fraction_verified_mean']:.4f} |"
-        )
-        print(f"| corpus share verified per query (max) | | {rep['corpus_fraction_verified_max']:.4f} |")
-        print(f"| end-to-end precision (oracle) | | {rep['end_to_end']['micro_precision']:.3f} |")
-        print(f"| batches (B=10) per query | | {rep['batches_per_query']:.1f} |")
-        print(f"| seconds per query (stage 1 + oracle) | | {rep['seconds_per_query']:.3f} |")
-        keyword_only = max(
-            (
-                g
-                for g in s1["dev_grid"]
-                if g["embedding_clusters"] == 0 and g["dev_corpus_fraction"] <= s1["budget_corpus_fraction"]
-            ),
-            key=lambda g: g["dev_stage1_recall"],
-        )
-        emb_only = s1["dev_embedding_only"]
-        print(
-            f"\nOn dev, keywords alone reach {keyword_only['dev_stage1_recall']:.3f} (theta="
-            f"{keyword_only['fuzzy_threshold']}, cap={keyword_only['max_clusters']}, share "
-            f"{keyword_only['dev_corpus_fraction']:.4f}); centroid retrieval alone: "
-            + ", ".join(
-                f"{e['embedding_clusters']} clusters {e['dev_stage1_recall']:.3f} (share "
-                f"{e['dev_corpus_fraction']:.4f})"
-                for e in emb_only
-            )
-            + ".\n"
-        )
+    for name in ("stage1", "stage1_minilm"):
+        s1 = load(name)
+        if s1 and "test" in s1 and "keywords" in s1["test"]:
+            stage1_table(s1)
     base = load("baselines")
     if base:
         print(
