@@ -42,8 +42,8 @@ def arguments(train_queries: int = 200, epochs: int = 2, lr: float = 8e-5, max_l
 
 
 def verifier_dir(targs: VerifierTrainingArguments) -> Path:
-    """Cache folder of the model trained with `targs` (a hash of the arguments without the machine's paths)."""
-    key = {k: v for k, v in targs.to_dict().items() if k != "base_model"}
+    """Cache folder of the model trained with `targs` (a hash of the arguments that shape the weights)."""
+    key = {k: v for k, v in targs.to_dict().items() if k not in ("base_model", "prescreen_keep")}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     return CACHE / f"verifier_L6_{digest}"
 

@@ -4,15 +4,19 @@ No pretrained LLM or NLI weights can be downloaded offline, so the library ships
 real quality on CPU: a **trained verifier**, not the paper's LLM (users with an LLM plug one in). Pairs come
 from the given queries and corpus:
 
-* positives: the query statement with each of its proponent sentences;
-* hard negatives: the top BM25 non-proponents of the statement, same-answer sentences (other facts with the
-  same object), random sentences;
+* positives: the query statement with its proponent sentences (at most `max_positives`, seeded);
+* hard negatives: the top BM25 non-proponents of the statement, sentences that mention the subject but state
+  another fact, same-answer sentences (another subject with the same object), random sentences;
 * conflicting statements: the statement with its answer swapped for another answer of the same relation, paired
   with a true proponent (label 0), so the model must check the object, not just the overlap.
 
 Relations are split: the model trains on one part and its pair metrics are reported only on the queries of the
-other part (never seen in training); the decision threshold is tuned on the dev split of queries (20%,
-stratified by relation), which is excluded from training.
+other part (never seen in training), next to two simple baselines on the same pairs (answer "supports" to
+every pair; a BM25 score threshold tuned on dev pairs). The decision threshold is tuned on the dev split of
+queries (20%, stratified by relation), which is excluded from training, and so is the lexical pre-screen gate
+(`min_overlap`, see `verifiers/prescreen.py`) that lets the CPU verifier skip passages sharing too few content
+words with the statement. Both are saved in `verifier_config.json`. A warning is logged when the trained model
+is no better than answering "supports" to every held-out pair.
 
 Usage:
 

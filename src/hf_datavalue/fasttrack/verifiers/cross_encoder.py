@@ -110,6 +110,9 @@ class CrossEncoderVerifier(Verifier):
 
         Passages stopped by the pre-screen score 0.0; a batch the pre-screen empties makes no model call.
         """
+        return self._scores(statement, passages)[0]
+
+    def _scores(self, statement: str, passages: Sequence[str]) -> tuple[np.ndarray, list[int]]:
         import torch
 
         start = time.perf_counter()
@@ -143,12 +146,14 @@ class CrossEncoderVerifier(Verifier):
         if keep:
             self.stats.calls += 1
         self.stats.seconds += time.perf_counter() - start
-        return out
+        return out, keep
 
     def verify(self, statement: str, passages: Sequence[str]) -> list[bool]:
         if not passages:
             return []
-        return [bool(p >= self.threshold) for p in self.scores(statement, passages)]
+        probs, keep = self._scores(statement, passages)
+        passed = set(keep)  # a screened passage is "no" whatever the threshold
+        return [i in passed and bool(p >= self.threshold) for i, p in enumerate(probs)]
 
     def describe(self) -> dict[str, Any]:
         return {
