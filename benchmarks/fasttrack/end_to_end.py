@@ -51,6 +51,7 @@ from hf_datavalue.fasttrack.evaluation import (  # noqa: E402
     tune_cutoff,
 )
 from hf_datavalue.fasttrack.verifiers.cross_encoder import CrossEncoderVerifier  # noqa: E402
+from hf_datavalue.fasttrack.verifiers.oracle import OracleVerifier  # noqa: E402
 from hf_datavalue.fasttrack.verifiers.prescreen import tune_min_overlap  # noqa: E402
 
 
@@ -183,6 +184,10 @@ def main() -> None:
     at_pair_t = _sets_at(res, texts, statements, verifier.memo, float(report["threshold"]))
     ft_pair_threshold = set_metrics([at_pair_t[qids[i]] for i in sample], [props[i] for i in sample])
     print("fasttrack", ft["end_to_end"]["macro_f1"], ft["seconds_per_query"], flush=True)
+    # the bound any verifier meets with this stage 1: the oracle verifier on the same candidates
+    oracle_tracer = FastTrackTracer(index, corpus_e, OracleVerifier.from_queries(queries, corpus), cfg, progress=False)
+    oracle_res = oracle_tracer.trace(queries.select(sample), query_embeddings=other["statement"][sample])
+    oracle_e2e = stagewise_report(oracle_res, truth, n_corpus=n)["end_to_end"]
     timing_file = CACHE / f"e2e_timing_{vdir.name}_{gate}.json"
     if fresh_test:  # the run that computed the scores measures the cost
         timing = {"seconds_per_query": ft["seconds_per_query"], "calls_per_query": ft["calls_per_query"]}
@@ -218,6 +223,7 @@ def main() -> None:
             "threshold_dev_tuned": threshold,
             "dev_macro_f1_at_threshold": max(dev_f1),
             "n_dev_queries": len(dev_sample),
+            "oracle_verifier_same_stage1": oracle_e2e,
             "at_pair_tuned_threshold": {"threshold": report["threshold"], "sample": ft_pair_threshold},
             "prescreen_min_overlap": gate,
             "prescreen_keep_on_dev": args.prescreen_keep,
