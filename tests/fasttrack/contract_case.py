@@ -15,10 +15,12 @@ def _run(seed: int, tmp_path):
 
     corpus, queries = small_slice(shared_data_dir(), n_queries=N_QUERIES, n_extra=150)
     corpus = with_bow(corpus)
-    # fuzzy_threshold=0 retrieves every cluster, so the row count (queries x corpus rows) is the same for any seed
+    # fuzzy_threshold=0 with no row budget retrieves every cluster, so the row count (queries x corpus rows) is the
+    # same for any seed
     config = FastTrackConfig(
-        embedding_column="bow", tau=20, kmeans_backend="faiss", fuzzy_threshold=0.0, max_clusters=1000, seed=seed
-    )
+        embedding_column="bow", tau=20, kmeans_backend="faiss", fuzzy_threshold=0.0, max_clusters=1000,
+        max_corpus_fraction=1.0, seed=seed,
+    )  # fmt: skip
     index = FastTrackIndex.build(corpus, config, progress=False)
     verifier = OracleVerifier.from_queries(queries, corpus)
     return FastTrackTracer(index, corpus, verifier, progress=False).trace(queries)

@@ -21,7 +21,9 @@ from hf_datavalue.fasttrack import (
 from hf_datavalue.fasttrack.evaluation import proponent_rows, stagewise_report
 from hf_datavalue.fasttrack.verifiers.oracle import OracleVerifier
 
-CONFIG = FastTrackConfig(embedding_column="bow", tau=20, kmeans_backend="faiss", max_clusters=6)
+CONFIG = FastTrackConfig(
+    embedding_column="bow", tau=20, kmeans_backend="faiss", max_clusters=6, max_corpus_fraction=1.0
+)
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +86,42 @@ def test_cost_accounting_and_batch_invariance(built):
     # candidate order does not matter either: reversed cluster order, same returned sets
     base = FastTrackTracer(index, corpus, oracle(corpus, queries), CONFIG, progress=False)
     kw = {
-        q: base.retrieve(base.query_keywords(s, sub, obj))
+        q: base.retrieve(base.weighted_query_keywords(s, sub, obj))
         for q, s, sub, obj in zip(
             queries["query_id"], queries["statement"], queries["sub_label"], queries["obj_label"]
         )
     }
     rev = base.trace(queries, cluster_override={q: c[::-1] for q, c in kw.items()})
     assert rev.returned_sets() == results[10]
+
+
+def test_row_budget_and_weighted_query_keywords(built):
+    corpus, queries, index, props = built
+    wide = FastTrackConfig.from_dict({**CONFIG.to_dict(), "max_clusters": 1000})
+    tight = FastTrackConfig.from_dict({**wide.to_dict(), "max_corpus_fraction": 0.1})
+    runs = {}
+    for name, cfg in (("wide", wide), ("tight", tight)):
+        tracer = FastTrackTracer(index, corpus, oracle(corpus, queries), cfg, progress=False)
+        res = tracer.trace(queries)
+        runs[name] = (res.query_stats.to_pydict(), stagewise_report(res, props)["stage1_recall_micro"], tracer)
+    sizes = index.sizes()
+    budget = runs["tight"][2].max_rows()
+    assert budget == int(0.1 * len(corpus))
+    for n_cand, n_clusters in zip(runs["tight"][0]["n_candidates"], runs["tight"][0]["n_clusters"]):
+        assert n_cand <= max(budget, sizes.max()) and (n_cand <= budget or n_clusters == 1)  # best cluster kept
+    assert sum(runs["tight"][0]["n_candidates"]) < sum(runs["wide"][0]["n_candidates"])
+    assert runs["tight"][1] <= runs["wide"][1]
+    tracer = runs["wide"][2]
+    kw = tracer.weighted_query_keywords("Steve Nunn was born in Glasgow .", "Steve Nunn", "Glasgow")
+    assert kw == {"Steve Nunn": 2.0, "Glasgow": 1.0}  # statement keywords weigh 0 by default: not computed
+    fallback = tracer.weighted_query_keywords("Steve Nunn was born in Glasgow .")
+    assert fallback and set(fallback.values()) == {1.0} and "Steve Nunn" in fallback  # no subject/answer given
+    # the subject-first ranking keeps a proponent cluster on top for most queries
+    top_hits = 0
+    for q, s, sub, obj in zip(queries["query_id"], queries["statement"], queries["sub_label"], queries["obj_label"]):
+        ranked = tracer.retrieve(tracer.weighted_query_keywords(s, sub, obj))
+        top_hits += bool(ranked) and ranked[0] in {int(index.labels[r]) for r in props[q]}
+    assert top_hits >= 0.6 * len(queries)
 
 
 def test_response_cache_second_run_makes_zero_calls(built, tmp_path):

@@ -43,13 +43,22 @@ class FastTrackConfig(EmbedderArguments, JsonConfig):
             installed, else scikit-learn (faiss was ~5x faster at equal quality in benchmarks/fasttrack/stage1.py).
         keyworder (`str`, *optional*, defaults to `"tfidf"`): offline keyworder (`"tfidf"`: class-based TF-IDF
             terms plus named-entity-like strings); an LLM keyworder is passed as an object.
-        max_keywords (`int`, *optional*, defaults to 48): keywords kept per cluster by the offline keyworder.
+        max_keywords (`int`, *optional*): keywords kept per cluster by the offline keyworder; `None` (default)
+            keeps every entity string and content word of the cluster.
         keyword_sample (`int`, *optional*, defaults to 20): member texts shown to an LLM keyworder (seeded).
         retrieval (`str`, *optional*, defaults to `"keywords"`): `"keywords"` (fuzzy keyword match, the paper),
             `"embedding"` (nearest centroids, library extension) or `"both"` (union).
-        fuzzy_threshold (`float`, *optional*, defaults to 85): keep clusters whose best keyword-pair token-set
-            similarity (0-100) reaches it.
-        max_clusters (`int`, *optional*, defaults to 20): at most this many keyword-matched clusters per query.
+        fuzzy_threshold (`float`, *optional*, defaults to 90): a (query keyword, cluster keyword) pair matches
+            when its token-set similarity (0-100) reaches it.
+        keyword_weighting (`str`, *optional*, defaults to `"icf"`): value of a matched cluster keyword: its inverse
+            cluster frequency (`"icf"`: common words weigh little) or 1 (`"none"`).
+        subject_weight (`float`, *optional*, defaults to 2.0): weight of the subject string in a cluster's score.
+        answer_weight (`float`, *optional*, defaults to 1.0): weight of the answer string.
+        statement_weight (`float`, *optional*, defaults to 0.0): weight of the keyworder's statement keywords;
+            they weigh 1 when a query has neither a subject nor an answer string.
+        max_clusters (`int`, *optional*, defaults to 1000): at most this many keyword-matched clusters per query.
+        max_corpus_fraction (`float`, *optional*, defaults to 0.05): retrieval stops before the candidates would
+            exceed this share of the corpus (1 = no limit); the best cluster is always kept.
         embedding_clusters (`int`, *optional*, defaults to 5): clusters retrieved by centroid similarity.
         batch_size (`int`, *optional*, defaults to 10): passages per verification call (B).
         max_passage_chars (`int`, *optional*, defaults to 1000): passages longer than this are truncated (counted).
@@ -74,13 +83,26 @@ class FastTrackConfig(EmbedderArguments, JsonConfig):
         default="auto", metadata={"help": "k-means library; 'auto' = faiss when installed (faster), else sklearn."}
     )
     keyworder: Literal["tfidf"] = field(default="tfidf", metadata={"help": "Offline keyworder."})
-    max_keywords: int = field(default=48, metadata={"help": "Keywords per cluster (offline keyworder)."})
+    max_keywords: int | None = field(
+        default=None, metadata={"help": "Keywords per cluster (offline keyworder); None = every entity and word."}
+    )
     keyword_sample: int = field(default=20, metadata={"help": "Member texts shown to an LLM keyworder."})
     retrieval: Literal["keywords", "embedding", "both"] = field(
         default="keywords", metadata={"help": "Cluster retrieval: fuzzy keywords, centroid similarity, or both."}
     )
-    fuzzy_threshold: float = field(default=85.0, metadata={"help": "Minimum keyword similarity (0-100)."})
-    max_clusters: int = field(default=20, metadata={"help": "Keyword-matched clusters kept per query."})
+    fuzzy_threshold: float = field(default=90.0, metadata={"help": "Minimum keyword-pair similarity (0-100)."})
+    keyword_weighting: Literal["icf", "none"] = field(
+        default="icf", metadata={"help": "Matched cluster keyword value: inverse cluster frequency or 1."}
+    )
+    subject_weight: float = field(default=2.0, metadata={"help": "Weight of the subject string."})
+    answer_weight: float = field(default=1.0, metadata={"help": "Weight of the answer string."})
+    statement_weight: float = field(
+        default=0.0, metadata={"help": "Weight of the statement keywords (1 when no subject/answer is given)."}
+    )
+    max_clusters: int = field(default=1000, metadata={"help": "Keyword-matched clusters kept per query."})
+    max_corpus_fraction: float = field(
+        default=0.05, metadata={"help": "Stop retrieving before the candidates exceed this share of the corpus."}
+    )
     embedding_clusters: int = field(default=5, metadata={"help": "Clusters retrieved by centroid similarity."})
     batch_size: int = field(default=10, metadata={"help": "Passages per verification call (B)."})
     max_passage_chars: int = field(default=1000, metadata={"help": "Passages are truncated to this many characters."})
@@ -88,11 +110,21 @@ class FastTrackConfig(EmbedderArguments, JsonConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("tau", "max_top_clusters", "n_init", "max_keywords", "keyword_sample", "batch_size"):
+        for name in ("tau", "max_top_clusters", "n_init", "keyword_sample", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.branching < 2:
             raise ConfigError(f"branching must be >= 2 (a split needs two children), got {self.branching}")
+        if self.max_keywords is not None and self.max_keywords < 1:
+            raise ConfigError(f"max_keywords must be >= 1 or None (every keyword), got {self.max_keywords}")
+        if self.keyword_weighting not in ("icf", "none"):
+            raise ConfigError(f"keyword_weighting must be 'icf' or 'none', got {self.keyword_weighting!r}")
+        if min(self.subject_weight, self.answer_weight, self.statement_weight) < 0:
+            raise ConfigError("subject_weight, answer_weight and statement_weight must be >= 0")
+        if not 0.0 < self.max_corpus_fraction <= 1.0:
+            raise ConfigError(
+                f"max_corpus_fraction is a share of the corpus in (0, 1], got {self.max_corpus_fraction}"
+            )
         if self.max_clusters < 0 or self.embedding_clusters < 0:
             raise ConfigError("max_clusters and embedding_clusters must be >= 0")
         if not 0.0 <= self.fuzzy_threshold <= 100.0:

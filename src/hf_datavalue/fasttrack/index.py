@@ -321,30 +321,103 @@ class FastTrackIndex:
         if not (path / "index_meta.json").is_file():
             raise EmptyDatasetError(f"{path} holds no FastTrack index (index_meta.json is missing)")
         meta = read_json(path / "index_meta.json")
-        config = FastTrackConfig.from_dict(meta.pop("config"))
         table = load_from_disk(str(path / "index"))
-        row_idx = np.asarray(table[ROW_KEY], dtype=np.int64)
-        labels = np.empty(len(row_idx), dtype=np.int64)
-        labels[row_idx] = np.asarray(table["cluster_id"], dtype=np.int64)
-        n_clusters = int(meta.pop("n_clusters"))
-        paths = [""] * n_clusters
-        for cid, p in zip(table["cluster_id"], table["cluster_path"]):
-            paths[int(cid)] = p
-        kw_json = read_json(path / "keywords.json")
-        keywords = [list(kw_json.get(str(c), [])) for c in range(n_clusters)]
-        meta.pop("n_rows", None)
-        return cls(labels, paths, keywords, np.load(path / "centroids.npy"), config, meta)
+        return cls._from_parts(table, read_json(path / "keywords.json"), np.load(path / "centroids.npy"), meta)
 
     def push_to_hub(
         self, repo_id: str, config_name: str = "fasttrack_index", private: bool = True, token: str | None = None
     ) -> None:
-        """Push the index table as config `config_name` of a Hub dataset repo, with `keywords.json` beside it."""
+        """Push the index table as config `config_name` of a Hub dataset repo, with its side files beside it.
+
+        The table (`row_idx`, `cluster_id`, `cluster_path`) becomes the dataset config; `keywords.json`,
+        `centroids.npy` and `index_meta.json` go to `<config_name>/` in one commit, so [`from_hub`] rebuilds the
+        whole index. An index of CC BY-NC data (e.g. LAMA-TREx) must stay non-commercial: keep the repo private.
+        """
+        import io
         import json
 
-        from huggingface_hub import HfApi
+        from huggingface_hub import CommitOperationAdd, HfApi
 
         self.to_dataset().push_to_hub(repo_id, config_name=config_name, private=private, token=token)
-        payload = json.dumps({str(c): k for c, k in enumerate(self.keywords)}, indent=1).encode("utf-8")
-        HfApi(token=token).upload_file(
-            path_or_fileobj=payload, path_in_repo=f"{config_name}/keywords.json", repo_id=repo_id, repo_type="dataset"
+        buf = io.BytesIO()
+        np.save(buf, self.centroids)
+        meta = {"config": self.config.to_dict(), "n_rows": self.n_rows, "n_clusters": self.n_clusters, **self.meta}
+        files = {
+            "keywords.json": json.dumps({str(c): k for c, k in enumerate(self.keywords)}, indent=1).encode("utf-8"),
+            "centroids.npy": buf.getvalue(),
+            "index_meta.json": json.dumps(meta, indent=1, sort_keys=True, default=str).encode("utf-8"),
+        }
+        HfApi(token=token).create_commit(
+            repo_id=repo_id,
+            repo_type="dataset",
+            operations=[CommitOperationAdd(f"{config_name}/{name}", data) for name, data in files.items()],
+            commit_message=f"FastTrack index side files ({config_name})",
         )
+
+    @classmethod
+    def from_hub(
+        cls,
+        repo_id: str,
+        config_name: str = "fasttrack_index",
+        revision: str | None = None,
+        token: str | None = None,
+    ) -> FastTrackIndex:
+        """Load an index pushed by [`push_to_hub`] (the table config plus its side files at one revision).
+
+        Usage:
+
+        ```python
+        index.push_to_hub("me/corpus-index")
+        index = FastTrackIndex.from_hub("me/corpus-index")
+        ```
+        """
+        import json
+        import re
+
+        from datasets import load_dataset
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+        def fetch(name: str, at: str | None) -> str:
+            try:
+                return hf_hub_download(repo_id, f"{config_name}/{name}", repo_type="dataset", revision=at, token=token)
+            except RevisionNotFoundError as err:
+                raise ConfigError(f"{repo_id} has no revision {at!r}: check the branch, tag or commit sha") from err
+            except RepositoryNotFoundError as err:
+                raise ConfigError(
+                    f"dataset repo {repo_id!r} not found on the Hub, or private and no token: check the id or log in"
+                ) from err
+            except EntryNotFoundError as err:
+                raise EmptyDatasetError(
+                    f"{repo_id} has no FastTrack index file {config_name}/{name} at {at or 'main'}: push the index "
+                    "with FastTrackIndex.push_to_hub, or check the config name"
+                ) from err
+
+        files = {"index_meta.json": fetch("index_meta.json", revision)}
+        snapshot = Path(files["index_meta.json"]).parent.parent.name  # the snapshot folder is named after the commit
+        sha = snapshot if re.fullmatch(r"[0-9a-f]{40}", snapshot) else revision
+        for name in ("keywords.json", "centroids.npy"):  # every file read at that one commit
+            files[name] = fetch(name, sha)
+        table = load_dataset(repo_id, config_name, split="train", revision=sha, token=token)
+        meta = json.loads(Path(files["index_meta.json"]).read_text(encoding="utf-8"))
+        kw_json = json.loads(Path(files["keywords.json"]).read_text(encoding="utf-8"))
+        meta["hub"] = {"repo_id": repo_id, "config_name": config_name, "revision": sha}
+        return cls._from_parts(table, kw_json, np.load(files["centroids.npy"]), meta)
+
+    @classmethod
+    def _from_parts(
+        cls, table: Any, kw_json: dict[str, list[str]], centroids: np.ndarray, meta: dict[str, Any]
+    ) -> FastTrackIndex:
+        meta = dict(meta)
+        config = FastTrackConfig.from_dict(meta.pop("config"))
+        row_idx = np.asarray(table[ROW_KEY], dtype=np.int64)
+        n_clusters = int(meta.pop("n_clusters"))
+        if len(row_idx) != int(meta.pop("n_rows", len(row_idx))) or len(np.unique(row_idx)) != len(row_idx):
+            raise ShapeMismatchError("the index table does not hold every row exactly once")
+        labels = np.empty(len(row_idx), dtype=np.int64)
+        labels[row_idx] = np.asarray(table["cluster_id"], dtype=np.int64)
+        paths = [""] * n_clusters
+        for cid, p in zip(table["cluster_id"], table["cluster_path"]):
+            paths[int(cid)] = p
+        keywords = [list(kw_json.get(str(c), [])) for c in range(n_clusters)]
+        return cls(labels, paths, keywords, centroids, config, meta)

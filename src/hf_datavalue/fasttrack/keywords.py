@@ -1,8 +1,8 @@
 """Keyworders: short labels for every leaf cluster and for every query.
 
 * [`TfidfKeyworder`] (offline default): named-entity-like strings (runs of capitalised words) ranked by a
-  class-based TF-IDF over clusters, followed by the cluster's top class-based TF-IDF terms. Query keywords are
-  the query's entity strings and content words.
+  class-based TF-IDF over clusters, followed by the cluster's class-based TF-IDF terms (all of both by default,
+  or a capped top list). Query keywords are the query's entity strings and content words.
 * [`LLMKeyworder`]: the paper's route. Shows up to `sample` seeded member texts to any text-generation callable
   with the library's keywording prompt and parses the JSON list; responses are cached by prompt hash.
 
@@ -12,7 +12,7 @@ Usage:
 import numpy as np
 from hf_datavalue.fasttrack.keywords import TfidfKeyworder
 
-kw = TfidfKeyworder(max_keywords=8)
+kw = TfidfKeyworder()                               # every entity string and content word per cluster
 clusters = kw.fit(["Steve Nunn was born in Glasgow.", "Milan is in Italy."], np.array([0, 1]), n_clusters=2)
 clusters[0]                                         # ['Steve Nunn', 'Glasgow', ...]
 kw.query_keywords("Steve Nunn was born in Glasgow .")  # ['Steve Nunn', 'Glasgow', 'born']
@@ -233,15 +233,18 @@ class TfidfKeyworder(Keyworder):
     """Offline keyworder: class-based TF-IDF entity strings first, then class-based TF-IDF terms.
 
     Args:
-        max_keywords (`int`, *optional*, defaults to 48): keywords per cluster.
-        n_terms (`int`, *optional*, defaults to 8): how many of them are plain TF-IDF terms (the rest are entities).
+        max_keywords (`int`, *optional*): keywords per cluster; `None` (default) keeps every entity string and
+            every content word of the cluster (best keyword coverage: spec §8.4), each once, in class-based
+            TF-IDF order.
+        n_terms (`int`, *optional*, defaults to 8): with a `max_keywords` cap, how many of them are plain TF-IDF
+            terms (the rest are entities).
     """
 
     name = "tfidf"
 
-    def __init__(self, max_keywords: int = 48, n_terms: int = 8) -> None:
-        self.max_keywords = int(max_keywords)
-        self.n_terms = int(min(n_terms, max_keywords // 2))
+    def __init__(self, max_keywords: int | None = None, n_terms: int = 8) -> None:
+        self.max_keywords = None if max_keywords is None else int(max_keywords)
+        self.n_terms = int(n_terms if max_keywords is None else min(n_terms, max_keywords // 2))
 
     @staticmethod
     def _ctfidf(per_cluster: list[Counter[str]]) -> list[list[tuple[str, float]]]:
@@ -273,6 +276,11 @@ class TfidfKeyworder(Keyworder):
             terms[int(label)].update(_content_words(text))
         ent_scores, term_scores = self._ctfidf(entities), self._ctfidf(terms)
         out = []
+        if self.max_keywords is None:
+            for c in range(n_clusters):
+                both = [e for e, _ in ent_scores[c]] + [t for t, _ in term_scores[c]]
+                out.append(list(dict.fromkeys(both)))
+            return out
         n_ent = self.max_keywords - self.n_terms
         for c in range(n_clusters):
             ents = [e for e, _ in ent_scores[c][:n_ent]]
@@ -365,13 +373,13 @@ class LLMKeyworder(Keyworder):
         }
 
 
-def get_keyworder(spec: str | Keyworder | dict[str, Any], max_keywords: int = 48) -> Keyworder:
+def get_keyworder(spec: str | Keyworder | dict[str, Any], max_keywords: int | None = None) -> Keyworder:
     """A keyworder from an object, a name (`"tfidf"`) or a stored description."""
     if isinstance(spec, Keyworder):
         return spec
     if isinstance(spec, dict):
         if spec.get("name") == "tfidf":
-            return TfidfKeyworder(spec.get("max_keywords", max_keywords), spec.get("n_terms", 8))
+            return TfidfKeyworder(spec.get("max_keywords", 48), spec.get("n_terms", 8))
         from ..core.errors import ConfigError
 
         raise ConfigError(

@@ -98,25 +98,62 @@ class FastTrackTracer:
         self.cache = cache if isinstance(cache, ResponseCache) or cache is None else ResponseCache(cache)
         self.progress = progress
         self.matcher = KeywordMatcher(index.keywords)
+        self._sizes = index.sizes()
 
     # ---------------------------------------------------------------- stage 1
     def query_keywords(self, statement: str, subject: str | None = None, answer: str | None = None) -> list[str]:
         """The keyworder's keywords of the statement, plus the subject and answer strings when given."""
-        extra = [s for s in (subject, answer) if s]
-        return list(dict.fromkeys([*extra, *self.keyworder.query_keywords(statement)]))
+        return list(self.weighted_query_keywords(statement, subject, answer, every=True))
 
-    def retrieve(self, keywords: Sequence[str], query_embedding: np.ndarray | None = None) -> list[int]:
-        """Cluster ids for one query, best first (keyword matches, then centroid neighbours not yet included)."""
+    def weighted_query_keywords(
+        self, statement: str, subject: str | None = None, answer: str | None = None, every: bool = False
+    ) -> dict[str, float]:
+        """Query keyword -> weight: subject, answer and statement keywords with their configured weights.
+
+        Statement keywords weigh `statement_weight`, or 1 when the query has neither a subject nor an answer; with
+        a zero weight they are left out (and not computed) unless `every=True`.
+        """
+        cfg = self.config
+        out: dict[str, float] = {}
+        for text, weight in ((subject, cfg.subject_weight), (answer, cfg.answer_weight)):
+            if text and str(text).strip():
+                out[str(text)] = max(out.get(str(text), 0.0), weight)
+        w_statement = cfg.statement_weight if out else 1.0
+        if w_statement > 0 or every:
+            for kw in self.keyworder.query_keywords(statement):
+                out[kw] = max(out.get(kw, 0.0), w_statement)
+        return out
+
+    def max_rows(self) -> int:
+        """The per-query candidate budget in rows (`max_corpus_fraction` of the corpus, at least one row)."""
+        return max(1, math.floor(self.config.max_corpus_fraction * self.index.n_rows))
+
+    def retrieve(
+        self, keywords: Sequence[str] | Mapping[str, float], query_embedding: np.ndarray | None = None
+    ) -> list[int]:
+        """Cluster ids for one query, best first (keyword matches, then centroid neighbours not yet included).
+
+        `keywords` is a keyword -> weight mapping ([`weighted_query_keywords`]) or a list (every weight 1). The
+        ranked list stops before the candidates would exceed [`max_rows`] (the best cluster is always kept).
+        """
         cfg = self.config
         sims = self.index.centroids @ query_embedding if query_embedding is not None else None
+        weighted = dict(keywords) if isinstance(keywords, Mapping) else dict.fromkeys(keywords, 1.0)
         clusters: list[int] = []
         if cfg.retrieval in ("keywords", "both"):
-            clusters = [c for c, _ in self.matcher.match(keywords, cfg.fuzzy_threshold, cfg.max_clusters, sims)]
+            kws = [k for k, w in weighted.items() if w > 0]
+            values = self.matcher.keyword_values(kws, cfg.fuzzy_threshold, cfg.keyword_weighting)
+            ranked = self.matcher.rank(values, [weighted[k] for k in kws], cfg.max_clusters, sims)
+            clusters = [c for c, _ in ranked]
         if cfg.retrieval in ("embedding", "both"):
             if sims is None:
                 raise ConfigError(f"retrieval={cfg.retrieval!r} needs query embeddings: pass embedder=")
             nearest = np.argsort(-sims, kind="stable")[: cfg.embedding_clusters]
-            clusters += [int(c) for c in nearest if int(c) not in set(clusters)]
+            taken = set(clusters)
+            clusters += [int(c) for c in nearest if int(c) not in taken]
+        if clusters:
+            used = np.cumsum(self._sizes[clusters])
+            clusters = clusters[: max(1, int(np.searchsorted(used, self.max_rows(), side="right")))]
         return clusters
 
     def _query_embeddings(self, statements: list[str]) -> np.ndarray | None:
@@ -158,7 +195,7 @@ class FastTrackTracer:
         """Trace one query: `(candidate rows, stats row)`; `clusters` overrides retrieval (oracle retrieval)."""
         start = time.perf_counter()
         before = self.verifier.stats.copy()
-        keywords = self.query_keywords(statement, subject, answer)
+        keywords = self.weighted_query_keywords(statement, subject, answer)
         chosen = list(clusters) if clusters is not None else self.retrieve(keywords, query_embedding)
         stats: dict[str, Any] = dict.fromkeys(STAT_COLUMNS[1:], 0)
         B, limit = self.config.batch_size, self.config.max_passage_chars
