@@ -113,6 +113,8 @@ def main() -> None:
     ap.add_argument("--n-test", type=int, default=40)
     ap.add_argument("--n-dev", type=int, default=16)
     ap.add_argument("--stage1", default=str(RESULTS / "stage1.json"), help="stage1.py's JSON row (chosen config)")
+    ap.add_argument("--stage1-route", default="keywords", help="the route of stage1.json whose config is used")
+    ap.add_argument("--out-name", default="end_to_end", help="row file name under benchmarks/results/fasttrack/")
     ap.add_argument(
         "--prescreen-keep",
         type=float,
@@ -143,7 +145,8 @@ def main() -> None:
     print("verifier", vdir.name, "pair threshold", report["threshold"], "gate", gate, flush=True)
 
     stage1_row = json.loads(Path(args.stage1).read_text())
-    chosen = stage1_row["test"]["chosen"]["config"]
+    test_rows = stage1_row["test"]
+    chosen = test_rows["chosen"]["config"] if "chosen" in test_rows else test_rows[args.stage1_route]["config"]
     xc, other = tfidf_svd_embeddings(corpus["text"], {"statement": queries["statement"]})
     corpus_e = corpus.add_column("emb", list(xc))
     cfg = FastTrackConfig.from_dict(chosen)
@@ -232,6 +235,7 @@ def main() -> None:
             "dev_wall_seconds_this_run": dev_wall,
             "config": cfg.to_dict(),
             "stage1_settings_from": str(Path(args.stage1).relative_to(RESULTS.parents[1])),
+            "stage1_route": None if "chosen" in test_rows else args.stage1_route,
         },
         "baselines": base,
         "macro_f1_ratio_vs_best_bm25": ft["end_to_end"]["macro_f1"] / best_bm25 if best_bm25 else None,
@@ -263,7 +267,7 @@ def main() -> None:
         "license": "cc-by-nc-4.0",
         "note": "trained cross-encoder verifier on CPU; not the paper's LLM; not a reproduction of 0.72",
     }
-    write_rows("end_to_end", rows)
+    write_rows(args.out_name, rows)
 
 
 if __name__ == "__main__":
