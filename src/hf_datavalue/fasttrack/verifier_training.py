@@ -71,7 +71,7 @@ class VerifierTrainingArguments(JsonConfig):
         n_bm25 (`int`, defaults to 3), n_subject_other (`int`, defaults to 2), n_same_answer (`int`, defaults to
             2), n_random (`int`, defaults to 2), n_swaps (`int`, defaults to 1): negatives per query (swaps: per
             proponent, at most two proponents); max_positives (`int`, defaults to 4): proponents used per query.
-        epochs (`int`, defaults to 2), learning_rate (`float`, defaults to 5e-5), batch_size (`int`, defaults to
+        epochs (`int`, defaults to 2), learning_rate (`float`, defaults to 8e-5), batch_size (`int`, defaults to
             32), max_length (`int`, defaults to 128), seed (`int`, defaults to 0), device (`str`, defaults to
             `"cpu"`): training. Batches are drawn from length buckets (less padding on CPU).
         freeze_embeddings (`bool`, defaults to `True`): keep the word embeddings fixed (half the parameters of
@@ -100,7 +100,7 @@ class VerifierTrainingArguments(JsonConfig):
     n_swaps: int = field(default=1, metadata={"help": "Answer-swapped statements per proponent."})
     max_positives: int | None = field(default=4, metadata={"help": "Proponents used per query (seeded)."})
     epochs: int = field(default=2, metadata={"help": "Training epochs."})
-    learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate."})
+    learning_rate: float = field(default=8e-5, metadata={"help": "AdamW learning rate."})
     batch_size: int = field(default=32, metadata={"help": "Pairs per step."})
     max_length: int = field(default=128, metadata={"help": "Token limit of a pair."})
     freeze_embeddings: bool = field(default=True, metadata={"help": "Keep the word embeddings fixed."})
