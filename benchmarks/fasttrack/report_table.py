@@ -98,7 +98,8 @@ def main() -> None:
         m = ft["end_to_end"]
         print(
             f"| FastTrack + trained verifier | {m['macro_precision']:.3f} | {m['macro_recall']:.3f} | "
-            f"{m['macro_f1']:.3f} | {m['micro_f1']:.3f} | {ft['seconds_per_query']:.2f} |"
+            f"{m['macro_f1']:.3f} | {m['micro_f1']:.3f} | "
+            f"{e2e['fasttrack_trained_verifier'].get('seconds_per_query_scoring_run', ft['seconds_per_query']):.2f} |"
         )
         for name, r in e2e["baselines"].items():
             s = r["sample"]
@@ -110,8 +111,21 @@ def main() -> None:
             f"\nstage-1 recall {ft['stage1_recall_micro']:.3f}; verifier precision {ft['verifier_precision']:.3f},"
             f" recall on candidates {ft['verifier_recall_on_candidates']:.3f}; ratio of macro F1 to the best BM25:"
             f" {e2e['macro_f1_ratio_vs_best_bm25']}; verifier pair metrics on held-out relations: "
-            f"{e2e['verifier']['eval_pairs']}\n"
+            f"{e2e['verifier'].get('eval')}\n"
         )
+    ver = load("verifier_training_report")
+    if ver and "eval_baselines" in ver:
+        print("| held-out-relation pairs | precision | recall | F1 |\n|---|---|---|---|")
+        for name, r in (("trained cross-encoder", ver["eval"]), *ver["eval_baselines"].items()):
+            print(f"| {name} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} |")
+        print()
+    rob = load("robustness")
+    if rob:
+        print("| robustness set method | macro P | macro R | macro F1 | returned by kind |\n|---|---|---|---|---|")
+        for name, r in rob["methods"].items():
+            kinds = ", ".join(f"{k} {v:.3f}" for k, v in r["returned_by_kind"].items())
+            print(f"| {name} | {r['macro_precision']:.3f} | {r['macro_recall']:.3f} | {r['macro_f1']:.3f} | {kinds} |")
+        print()
     tr = load("tracin_timing")
     if tr:
         print(

@@ -129,6 +129,12 @@ def test_train_verifier_then_trace_with_it(files, tmp_path):
     assert set(report["train_relations"]).isdisjoint(report["eval_relations"]) and report["eval_relations"]
     assert 0.0 <= report["eval"]["f1"] <= 1.0 and report["n_train_pairs"] > 0
     assert "not the paper's LLM" in report["trained_by"]
+    # the held-out report carries the simple baselines on the same pairs, and the pre-screen gate is saved
+    assert report["eval_baselines"]["always_yes"]["recall"] == 1.0
+    assert report["eval_baselines"]["always_yes"]["n_pairs"] == report["eval"]["n_pairs"]
+    assert 0.0 <= report["eval_baselines"]["bm25_threshold"]["f1"] <= 1.0
+    saved = json.loads((vdir / "verifier_config.json").read_text())
+    assert saved["threshold"] == report["threshold"] and 0.0 <= saved["min_overlap"] <= 1.0
     out = tmp_path / "traced"
     assert (
         main(

@@ -3,7 +3,9 @@
 Works with any `AutoModelForSequenceClassification` checkpoint: a verifier trained by
 `hf-datavalue trace train-verifier` (two labels, `supports` = 1, its dev-tuned threshold in
 `verifier_config.json`), or an NLI model (the probability of its `entailment` label). Passages longer than
-`max_length` tokens together with the statement are truncated (only the passage side) and counted.
+`max_length` tokens together with the statement are truncated (only the passage side) and counted. With
+`min_overlap` (a lexical pre-screen, `verifiers/prescreen.py`; read from `verifier_config.json` when saved there)
+passages sharing too few content words with the statement score 0 without a model call (counted in `screened`).
 
 Usage:
 
@@ -30,6 +32,7 @@ import numpy as np
 
 from ...core.errors import ConfigError
 from .base import Verifier
+from .prescreen import content_tokens, overlap
 
 __all__ = ["VERIFIER_CONFIG", "CrossEncoderVerifier"]
 
@@ -47,6 +50,8 @@ class CrossEncoderVerifier(Verifier):
         batch_size (`int`, *optional*, defaults to 64): pairs per forward pass.
         max_length (`int`, *optional*): token limit of a pair; defaults to the saved config's, else 256.
         device (`str`, *optional*, defaults to `"cpu"`): torch device.
+        min_overlap (`float`, *optional*): lexical pre-screen gate in [0, 1]; defaults to the saved config's, else
+            0 (off).
     """
 
     name: ClassVar[str] = "cross-encoder"
@@ -58,6 +63,7 @@ class CrossEncoderVerifier(Verifier):
         batch_size: int = 64,
         max_length: int | None = None,
         device: str = "cpu",
+        min_overlap: float | None = None,
     ) -> None:
         super().__init__()
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -73,6 +79,10 @@ class CrossEncoderVerifier(Verifier):
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"threshold is a probability in [0, 1], got {self.threshold}")
         self.max_length = int(max_length or saved.get("max_length", 256))
+        self.min_overlap = float(min_overlap if min_overlap is not None else saved.get("min_overlap", 0.0))
+        if not 0.0 <= self.min_overlap <= 1.0:
+            raise ConfigError(f"min_overlap is a share in [0, 1], got {self.min_overlap}")
+        self.screened = 0
         self.batch_size = int(batch_size)
         self.device = device
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
@@ -96,13 +106,25 @@ class CrossEncoderVerifier(Verifier):
         return "sha256:" + digest.hexdigest()[:16] if path.exists() else "hub"
 
     def scores(self, statement: str, passages: Sequence[str]) -> np.ndarray:
-        """P(supports) for every passage, `(len(passages),)` float64 (counts calls, tokens, truncations)."""
+        """P(supports) for every passage, `(len(passages),)` float64 (counts calls, tokens, truncations).
+
+        Passages stopped by the pre-screen score 0.0; a batch the pre-screen empties makes no model call.
+        """
+        return self._scores(statement, passages)[0]
+
+    def _scores(self, statement: str, passages: Sequence[str]) -> tuple[np.ndarray, list[int]]:
         import torch
 
         start = time.perf_counter()
         out = np.zeros(len(passages), dtype=np.float64)
-        for lo in range(0, len(passages), self.batch_size):
-            chunk = [str(p) for p in passages[lo : lo + self.batch_size]]
+        keep = list(range(len(passages)))
+        if self.min_overlap > 0:
+            st = content_tokens(statement)
+            keep = [i for i in keep if overlap(statement, str(passages[i]), st) >= self.min_overlap]
+            self.screened += len(passages) - len(keep)
+        for lo in range(0, len(keep), self.batch_size):
+            idx = keep[lo : lo + self.batch_size]
+            chunk = [str(passages[i]) for i in idx]
             full = self.tokenizer([statement] * len(chunk), chunk, truncation=False)["input_ids"]
             self.stats.truncated += sum(len(ids) > self.max_length for ids in full)
             enc = self.tokenizer(
@@ -120,15 +142,18 @@ class CrossEncoderVerifier(Verifier):
                 prob = torch.sigmoid(logits[:, 0])
             else:
                 prob = torch.softmax(logits, dim=-1)[:, self.positive_index]
-            out[lo : lo + len(chunk)] = prob.cpu().numpy()
-        self.stats.calls += 1
+            out[idx] = prob.cpu().numpy()
+        if keep:
+            self.stats.calls += 1
         self.stats.seconds += time.perf_counter() - start
-        return out
+        return out, keep
 
     def verify(self, statement: str, passages: Sequence[str]) -> list[bool]:
         if not passages:
             return []
-        return [bool(p >= self.threshold) for p in self.scores(statement, passages)]
+        probs, keep = self._scores(statement, passages)
+        passed = set(keep)  # a screened passage is "no" whatever the threshold
+        return [i in passed and bool(p >= self.threshold) for i, p in enumerate(probs)]
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -137,6 +162,7 @@ class CrossEncoderVerifier(Verifier):
             "revision": self._revision,
             "threshold": self.threshold,
             "max_length": self.max_length,
+            "min_overlap": self.min_overlap,
             "positive_label": self.positive_index,
             "trained_by": self.saved_config.get("trained_by"),
         }
