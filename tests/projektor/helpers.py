@@ -14,6 +14,9 @@ PROPORTIONS = [
     np.r_[[0.0014] * 7, [0.33] * 3],
 ]
 P_STAR = np.array([0.4035, 0.3049, 0.2916])
+CNN_SCRIPT = (
+    Path(__file__).resolve().parents[2] / "benchmarks" / "projektor" / "cnn.py"
+)  # the benchmark's CNN, one copy
 
 
 def gaussian_sources(n: int = 300, n_valid: int = 300, d: int = 5, seed: int = 0):
@@ -62,45 +65,12 @@ def cnn_logit_sources(data_dir: Path, n_per_source: int = 1000, seed: int = 0):
     `benchmarks/projektor/cnn.py` (width 16, BatchNorm, 10 epochs, one-cycle Adam, flips; about 25 s on one CPU
     thread, about 50 % test accuracy) trained on `split[:2500]`; its logits are the features; the three sources are
     drawn from `split[2500:]` with the §6 proportions; the 1,000 test images are the validation set."""
-    import torch
-    from torch import nn
+    import importlib.util
 
-    d = np.load(data_dir / "cifar10_subset" / "cifar10_subset.npz")
-    x = torch.tensor(d["x_train"]).permute(0, 3, 1, 2).float() / 255.0
-    xt = torch.tensor(d["x_test"]).permute(0, 3, 1, 2).float() / 255.0
-    y, yt = d["y_train"], d["y_test"]
-    split = np.random.default_rng(123).permutation(len(x))
-    fit, pool = split[:2500], split[2500:]
-    mean, std = x[fit].mean((0, 2, 3), keepdim=True), x[fit].std((0, 2, 3), keepdim=True)
-    x, xt = (x - mean) / std, (xt - mean) / std
-    torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
-    )  # fmt: skip
-    epochs, batches = 10, (len(fit) + 63) // 64
-    opt = torch.optim.Adam(net.parameters(), 3e-3, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * batches)
-    gen = torch.Generator().manual_seed(0)
-    xf, yf = x[fit], torch.tensor(y[fit])
-    for _ in range(epochs):
-        net.train()
-        perm = torch.randperm(len(xf), generator=gen)
-        for i in range(0, len(xf), 64):
-            b = perm[i : i + 64]
-            flip = torch.rand(len(b), generator=gen) < 0.5
-            loss = nn.functional.cross_entropy(
-                net(torch.where(flip[:, None, None, None], xf[b].flip(3), xf[b])), yf[b]
-            )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    net.eval()
-    with torch.no_grad():
-        feats, valid = net(x).double().numpy(), net(xt).double().numpy()
+    spec = importlib.util.spec_from_file_location("projektor_bench_cnn", CNN_SCRIPT)
+    cnn = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cnn)
+    feats, y, valid, yt, pool, _, _, _ = cnn.cnn_features(data_dir)
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for props in PROPORTIONS:
