@@ -183,10 +183,17 @@ def main() -> None:
     parser.add_argument(
         "--compose-only", action="store_true", help="only recompute the composed rows from stored rows"
     )
+    parser.add_argument(
+        "--slices-only", metavar="NOTE", help="only rerun the slices; rows carry NOTE and stay out of the composition"
+    )
     args = parser.parse_args()
     if args.compose_only:
         stored = [json.loads(line) for line in OUT.read_text().splitlines()]
-        slices = {(r["n_pool"], r["processes"]): r for r in stored if r["measurement"] == "end_to_end_slice"}
+        slices = {
+            (r["n_pool"], r["processes"]): r
+            for r in stored
+            if r["measurement"] == "end_to_end_slice" and "note" not in r
+        }
         fulls = {r["processes"]: r for r in stored if r["measurement"] == "solve_and_score_precomputed"}
         emit_compositions(slices, fulls, args)
         return
@@ -197,7 +204,7 @@ def main() -> None:
     if args.reuse_slices:
         for line in OUT.read_text().splitlines():
             row = json.loads(line)
-            if row.get("measurement") == "end_to_end_slice":
+            if row.get("measurement") == "end_to_end_slice" and "note" not in row:
                 slice_rows[(row["n_pool"], row["processes"])] = row
     for n_slice in args.slices:
         n_slice_target = max(n_slice // 10, 1)
@@ -208,12 +215,16 @@ def main() -> None:
                 continue
             row = gotd_processes.run(n_proc, pool_file, target_file, n_slice // 10, 500)
             row["measurement"] = "end_to_end_slice"
+            if args.slices_only:
+                row["note"] = args.slices_only
             one = slice_rows.get((n_slice, 1))
             if one is not None:
                 row["same_selection_as_1"] = row["selected"] == one["selected"]
                 row["wall_ratio_vs_1"] = round(one["wall_s"] / row["wall_s"], 2)
             slice_rows[(n_slice, n_proc)] = _emit(row)
 
+    if args.slices_only:
+        return
     pool_vec, target_vec, svd_s = write_vectors(pool, target, args.dim)
     full_rows: dict[int, dict] = {}
     for n_proc in args.processes:
