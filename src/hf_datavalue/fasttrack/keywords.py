@@ -379,7 +379,7 @@ def get_keyworder(spec: str | Keyworder | dict[str, Any], max_keywords: int | No
         return spec
     if isinstance(spec, dict):
         if spec.get("name") == "tfidf":
-            return TfidfKeyworder(spec.get("max_keywords", 48), spec.get("n_terms", 8))
+            return TfidfKeyworder(spec.get("max_keywords", max_keywords), spec.get("n_terms", 8))
         from ..core.errors import ConfigError
 
         raise ConfigError(

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..core.errors import ConfigError, ShapeMismatchError
 
-__all__ = ["KeywordMatcher", "normalize_keyword"]
+__all__ = ["KeywordMatcher", "cut_to_budget", "normalize_keyword"]
 
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 MIN_KEYWORD_CHARS = 2
@@ -46,6 +46,14 @@ def normalize_keyword(text: str) -> str:
     """NFKC, lower case, punctuation replaced by spaces, whitespace collapsed."""
     text = unicodedata.normalize("NFKC", str(text)).lower().replace("_", " ")
     return " ".join(_PUNCT.sub(" ", text).split())
+
+
+def cut_to_budget(clusters: Sequence[int], sizes: np.ndarray, max_rows: int) -> list[int]:
+    """The longest prefix of the ranked `clusters` whose rows fit in `max_rows` (the first cluster always stays)."""
+    if not len(clusters):
+        return []
+    used = np.cumsum(sizes[np.asarray(clusters, dtype=np.int64)])
+    return [int(c) for c in clusters[: max(1, int(np.searchsorted(used, max_rows, side="right")))]]
 
 
 def _token_set_key(text: str) -> str:
@@ -176,10 +184,10 @@ class KeywordMatcher:
         if not len(keep):
             return []
         secondary = tie_break[keep] if tie_break is not None else np.zeros(len(keep))
-        order = keep[np.lexsort((keep, -secondary, -score[keep]))][:max_clusters]
-        if sizes is not None and max_rows is not None:  # the best cluster is always kept
-            order = order[: max(1, int(np.searchsorted(np.cumsum(sizes[order]), max_rows, side="right")))]
-        return [(int(c), float(score[c])) for c in order]
+        order = [int(c) for c in keep[np.lexsort((keep, -secondary, -score[keep]))][:max_clusters]]
+        if sizes is not None and max_rows is not None:
+            order = cut_to_budget(order, sizes, max_rows)
+        return [(c, float(score[c])) for c in order]
 
     def match(
         self,

@@ -44,7 +44,7 @@ from .cache import ResponseCache
 from .config import FastTrackConfig
 from .index import FastTrackIndex, embed_texts
 from .keywords import Keyworder
-from .matching import KeywordMatcher
+from .matching import KeywordMatcher, cut_to_budget
 from .result import STAT_COLUMNS, FastTrackResult
 from .verifiers.base import Verifier
 from .verifiers.prompts import VERIFY_PROMPT_VERSION, verification_prompt
@@ -154,10 +154,7 @@ class FastTrackTracer:
             nearest = np.argsort(-sims, kind="stable")[: cfg.embedding_clusters]
             taken = set(clusters)
             clusters += [int(c) for c in nearest if int(c) not in taken]
-        if clusters:
-            used = np.cumsum(self._sizes[clusters])
-            clusters = clusters[: max(1, int(np.searchsorted(used, self.max_rows(), side="right")))]
-        return clusters
+        return cut_to_budget(clusters, self._sizes, self.max_rows())
 
     def _query_embeddings(self, statements: list[str]) -> np.ndarray | None:
         if self.embedder is None:

@@ -313,9 +313,11 @@ class MixtureOT:
         if with_gradient:
             f = res.f.detach().cpu().double().numpy()
             grad = source_gradient(f, groups, self.m, a)
-            missing = [i for i in range(self.m) if not np.isfinite(grad[i])]
-            if missing:
-                grad = self._fill_missing(grad, missing, f, groups, a, res, table_xv)
+            # absent sources: their pilots' potentials by a c-transform of g (the validation side of the problem)
+            m_valid = len(self.valid_x)
+            table_vx = table_xv.T.contiguous() if self.config.lambda_y > 0 else table_xv
+            grad = self._fill_absent(grad, f, a, res.g, float(res.eps), self.valid_x, self.valid_y,
+                                     np.full(m_valid, 1.0 / m_valid), table_vx)  # fmt: skip
             if self.config.gradient == "debiased" and self_res is not None:
                 grad = grad - self._self_gradient(self_res, x, xl, groups, a, table_xx)
         return value, plain, grad
@@ -334,33 +336,31 @@ class MixtureOT:
         f_sym = 0.5 * (res.f + res.g).detach().cpu().double()
         grad = source_gradient(f_sym.numpy(), groups, self.m, a)
         w = a if a is not None else np.full(len(x), 1.0 / len(x))
-        mean_all = float(np.sum(w * f_sym.numpy()) / np.sum(w))
-        for i in [i for i in range(self.m) if not np.isfinite(grad[i])]:
-            cost = self._cost(x, xl, self.xs[i], self.ys[i], table_xx)
-            f_i, _ = c_transform(cost, f_sym, float(res.eps), log_b=-math.log(len(self.xs[i])), a=w)
-            grad[i] = float(f_i.double().mean()) - mean_all
-        return grad
+        return self._fill_absent(grad, f_sym.numpy(), a, f_sym, float(res.eps), x, xl, w, table_xx)
 
-    def _fill_missing(
+    def _fill_absent(
         self,
         grad: np.ndarray,
-        missing: list[int],
         f: np.ndarray,
-        groups: np.ndarray,
         a: np.ndarray | None,
-        res: OTResult,
-        table_xv: torch.Tensor,
+        potential: torch.Tensor,
+        eps: float,
+        other_x: np.ndarray,
+        other_y: np.ndarray,
+        other_w: np.ndarray,
+        table: torch.Tensor,
     ) -> np.ndarray:
-        """Gradient of sources absent from the support: their pilot points' potentials by a c-transform of g."""
-        g, eps = res.g, float(res.eps)
-        m_valid = len(self.valid_x)
+        """Fill the NaN entries of `grad` (sources with no mass): the mean of the source's pilot potentials, got by
+        a c-transform of `potential` (defined on the rows `other_x` with masses `other_w`), minus the mean of `f`
+        (the mixture side's potential, masses `a`)."""
+        missing = [i for i in range(self.m) if not np.isfinite(grad[i])]
+        if not missing:
+            return grad
         w = a if a is not None else np.full(len(f), 1.0 / len(f))
         mean_all = float(np.sum(w * f) / np.sum(w))
         for i in missing:
-            # cost between validation rows and source i's points: the transposed side of the problem
-            tb = table_xv.T.contiguous() if self.config.lambda_y > 0 else table_xv
-            cost = self._cost(self.valid_x, self.valid_y, self.xs[i], self.ys[i], tb)
-            f_i, _ = c_transform(cost, g, eps, log_b=-math.log(len(self.xs[i])), a=np.full(m_valid, 1.0 / m_valid))
+            cost = self._cost(other_x, other_y, self.xs[i], self.ys[i], table)
+            f_i, _ = c_transform(cost, potential, eps, log_b=-math.log(len(self.xs[i])), a=other_w)
             grad[i] = float(f_i.double().mean()) - mean_all
         return grad
 
