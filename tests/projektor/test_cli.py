@@ -65,6 +65,13 @@ def test_fit_predict_select_with_a_predictor(files, tmp_path, capsys):
     assert main(["project", "select", *_data_args(sources, valid), "--predictor", str(pred), "--size", "1000",
                  "--steps", "2", "--out", str(out)]) == 0  # fmt: skip
     assert MixtureWeights.load(out).predicted_loss is not None
+    # --ridge reaches the saved predictor and its config
+    ridged = tmp_path / "ridged.json"
+    assert main(["project", "fit", *_data_args(sources, valid), "--labels", str(tmp_path / "labels" / "labels.jsonl"),
+                 "--ridge", "5", "--out", str(ridged)]) == 0  # fmt: skip
+    saved = json.loads(ridged.read_text())
+    assert saved["predictor"]["ridge"] == 5.0 and saved["config"]["ridge"] == 5.0
+    assert saved["predictor"]["fits"] != json.loads(pred.read_text())["predictor"]["fits"]
 
 
 def test_bad_cli_input_is_one_error_line(files, tmp_path, capsys):
@@ -77,3 +84,17 @@ def test_bad_cli_input_is_one_error_line(files, tmp_path, capsys):
     rc = main(["project", "select", *_data_args(sources, valid)[:-6], "--feature-column", "nope", "--size", "10",
                "--ot-only", "--out", str(tmp_path / "w")])  # fmt: skip
     assert rc == 2 and "nope" in capsys.readouterr().err
+
+
+def test_config_precedence_file_keys_over_command_defaults_flags_over_file():
+    import argparse
+
+    from hf_datavalue.commands.project import _config
+
+    args = argparse.Namespace(config='{"tol": 0.001, "design": "notebook"}', eps=None, eps_mode=None, seed=None,
+                              mixture_mode=None, ot_mode=None, target=None, design=None, ridge=2.0)  # fmt: skip
+    cfg = _config(args, lr=0.05, normalized_steps=True)
+    # a file that does not set lr leaves the command's lr alone (it used to reset it to 5e-4)
+    assert (cfg.lr, cfg.normalized_steps, cfg.tol, cfg.design, cfg.ridge) == (0.05, True, 0.001, "notebook", 2.0)
+    args.design = "library"
+    assert _config(args).design == "library"

@@ -122,3 +122,46 @@ def test_predictor_round_trips_through_dict():
     again = ProjektorPredictor.from_dict(pred.to_dict())
     p = np.array([0.1, 0.6, 0.3])
     assert again.project(p, 7000, (0.3, 0.25)) == pred.project(p, 7000, (0.3, 0.25))
+
+
+def test_ridge_zero_is_ols_and_ridge_is_ridge_on_standardised_columns():
+    from sklearn.linear_model import Ridge
+
+    grid = simplex_grid(3, 10)
+    ot = stand_in_ot(grid)
+    y = design_matrix(ot, grid) @ true_coef() + np.random.default_rng(2).normal(0, 0.5, size=len(grid))
+    ols = fit_stage1(ot, grid, y)
+    np.testing.assert_array_equal(fit_stage1(ot, grid, y, ridge=0.0).coef, ols.coef)
+    x = design_matrix(ot, grid)
+    scale = x[:, 1:].std(axis=0)
+    # sklearn's Ridge on standardised columns with a free intercept, mapped back to raw columns
+    ref = Ridge(alpha=3.0).fit(x[:, 1:] / scale, y)
+    fit = fit_stage1(ot, grid, y, ridge=3.0)
+    np.testing.assert_allclose(fit.coef[1:], ref.coef_ / scale, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(fit.coef[0], ref.intercept_, rtol=1e-9)
+    assert fit.ridge == 3.0 and fit.train_mse > ols.train_mse
+    # the penalty is on standardised columns: OT in other units gives the same predictions
+    fit_units = fit_stage1(1000 * ot, grid, y, ridge=3.0)
+    np.testing.assert_allclose(
+        [fit_units.predict(p, 1000 * o) for p, o in zip(grid, ot)], [fit.predict(p, o) for p, o in zip(grid, ot)]
+    )
+    with pytest.raises(ConfigError, match="ridge must be"):
+        fit_stage1(ot, grid, y, ridge=-1.0)
+    with pytest.raises(ConfigError, match="ridge must be"):
+        ProjektorPredictor(ridge=float("nan"))
+
+
+def test_ridge_predictor_round_trips_and_old_dicts_load_as_ols():
+    grid = simplex_grid(3, 10)
+    ot0, ot1 = stand_in_ot(grid), 0.9 * stand_in_ot(grid)
+    y = {1000: 40 - 5 * ot0 + grid[:, 0], 1500: 42 - 5 * ot1 + grid[:, 0]}
+    pred = ProjektorPredictor(ridge=10.0).fit({1000: ot0, 1500: ot1}, grid, y)
+    again = ProjektorPredictor.from_dict(pred.to_dict())
+    assert again.ridge == 10.0 and all(f.ridge == 10.0 for f in again.fits.values())
+    p = np.array([0.1, 0.6, 0.3])
+    assert again.project(p, 7000, (0.3, 0.25)) == pred.project(p, 7000, (0.3, 0.25))
+    old = ProjektorPredictor().fit({1000: ot0, 1500: ot1}, grid, y).to_dict()
+    old.pop("ridge")
+    for f in old["fits"].values():
+        f.pop("ridge")
+    assert ProjektorPredictor.from_dict(old).ridge == 0.0

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.config import read_json_arg
 from ..core.errors import ConfigError, EmptyDatasetError, LabelError, MissingColumnError
 from ..core.io import read_json, write_json_atomic
 
@@ -70,14 +71,17 @@ def register(subparsers: Any) -> None:
     fit.add_argument(
         "--target",
         choices=("accuracy", "loss", "log_loss"),
-        default="accuracy",
-        help="performance quantity the labels measure",
+        help="performance quantity the labels measure (default: accuracy)",
     )
     fit.add_argument(
         "--design",
         choices=("library", "notebook"),
-        default="library",
-        help="stage-1 design: library (full rank) or notebook (reference)",
+        help="stage-1 design: library (full rank, the default) or notebook (reference)",
+    )
+    fit.add_argument(
+        "--ridge",
+        type=float,
+        help="L2 penalty of the stage-1 fit on standardised columns (default 0: OLS, the reference)",
     )
     fit.add_argument("--out", required=True, help="predictor JSON to write")
     fit.set_defaults(func=_fit)
@@ -149,13 +153,15 @@ def _config(args: argparse.Namespace, **defaults: Any) -> Any:
     data = ProjektorConfig().to_dict()
     data.update({k: v for k, v in defaults.items() if k != "method"})
     if args.config:
-        data.update(ProjektorConfig.from_json(args.config).to_dict())
+        # precedence: built-in defaults < command defaults < the keys the --config file sets < explicit flags
+        ProjektorConfig.from_json(args.config)  # validate the whole file first
+        data.update({k: v for k, v in read_json_arg(args.config).items() if k != "method"})
     if getattr(args, "ot_mode", None) is not None:
         warnings.warn("--ot-mode is deprecated: use --mixture-mode", FutureWarning, stacklevel=2)
         if args.mixture_mode is not None and args.mixture_mode != args.ot_mode:
             raise ConfigError("--mixture-mode and its deprecated alias --ot-mode disagree: pass only --mixture-mode")
         args.mixture_mode = args.ot_mode
-    for key in ("eps", "eps_mode", "seed", "mixture_mode"):
+    for key in ("eps", "eps_mode", "seed", "mixture_mode", "target", "design", "ridge"):
         if getattr(args, key, None) is not None:
             data[key] = getattr(args, key)
     return ProjektorConfig.from_dict(data)
@@ -191,7 +197,7 @@ def _fit(args: argparse.Namespace) -> int:
     from ..projektor.labels import PerformanceLabels
 
     names, xs, ys, xv, yv = _load(args)
-    cfg = _config(args, target=args.target, design=args.design)
+    cfg = _config(args)
     rows = []
     with open(args.labels, encoding="utf-8") as fh:
         for k, line in enumerate(fh):
@@ -206,12 +212,14 @@ def _fit(args: argparse.Namespace) -> int:
     ot = MixtureOT(xs, ys, xv, yv, config=cfg, names=names)
     ots, perf, mixes = {}, {}, None
     for n in sizes:
-        p, y = PerformanceLabels.table(rows, args.target, n)
+        p, y = PerformanceLabels.table(rows, cfg.target, n)
         if mixes is not None and (p.shape != mixes.shape or not np.allclose(p, mixes)):
             raise ConfigError("the labels at the two sizes must cover the same mixtures")
         mixes = p
         ots[n], perf[n] = ot.values(p, n), y
-    pred = ProjektorPredictor(design=args.design, target=args.target).fit(ots, mixes, perf)  # type: ignore[arg-type]
+    # the predictor follows the config (a --config file may set design, target and ridge)
+    pred = ProjektorPredictor(design=cfg.design, target=cfg.target, ridge=cfg.ridge)
+    pred.fit(ots, mixes, perf)  # type: ignore[arg-type]
     write_json_atomic(args.out, {"sources": names, "predictor": pred.to_dict(), "config": cfg.to_dict()})
     print(json.dumps({n: pred.fits[n].train_mse for n in pred.fits}), file=sys.stderr)
     return 0

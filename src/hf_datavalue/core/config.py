@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from .errors import ConfigError
 from .io import write_json_atomic
 
-__all__ = ["EmbedderArguments", "JsonConfig", "OTArguments", "check_finite_fields", "load_config"]
+__all__ = ["EmbedderArguments", "JsonConfig", "OTArguments", "check_finite_fields", "load_config", "read_json_arg"]
 
 T = TypeVar("T", bound="JsonConfig")
 
@@ -100,7 +100,7 @@ class JsonConfig:
     @classmethod
     def from_json(cls: type[T], text_or_path: str | os.PathLike[str]) -> T:
         """Build from a JSON string or the path of a JSON file."""
-        return cls.from_dict(_read_json_arg(text_or_path))
+        return cls.from_dict(read_json_arg(text_or_path))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON atomically (a killed write never leaves a half file)."""
@@ -111,7 +111,8 @@ class JsonConfig:
         return cls.from_json(Path(path))
 
 
-def _read_json_arg(text_or_path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_json_arg(text_or_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The dict of a JSON object given as text (starting with `{`) or as a file path (a `ConfigError` otherwise)."""
     text = str(text_or_path)
     source = "JSON text"
     if isinstance(text_or_path, os.PathLike) or not text.lstrip().startswith("{"):
@@ -132,7 +133,7 @@ def load_config(text_path_or_dict: str | os.PathLike[str] | dict[str, Any]) -> J
     """A saved config back as its own class, dispatched on its `"method"` tag through the method registry."""
     from .registry import get_method
 
-    data = dict(text_path_or_dict) if isinstance(text_path_or_dict, dict) else _read_json_arg(text_path_or_dict)
+    data = dict(text_path_or_dict) if isinstance(text_path_or_dict, dict) else read_json_arg(text_path_or_dict)
     tag = data.get(METHOD_KEY)
     if not tag:
         raise ConfigError('the config has no "method" tag; load it with its own class (e.g. LavaConfig.load)')

@@ -43,6 +43,8 @@ class ProjektorConfig(OTArguments, JsonConfig):
             median gradient are used (reference: 1).
         design (`str`, *optional*, defaults to `"library"`): stage-1 design: `"library"` (`2 + 4(m−1)` columns,
             full rank) or `"notebook"` (the reference's 8-parameter design, m = 3 only).
+        ridge (`float`, *optional*, defaults to 0.0): L2 penalty of the stage-1 fit on standardised columns
+            (0: the reference's OLS; see `fit_stage1`).
         target (`str`, *optional*, defaults to `"accuracy"`): the modelled quantity (`"accuracy"`, `"loss"`,
             `"log_loss"`); decides the step direction (maximise accuracy, minimise the others).
         lr (`float`, *optional*, defaults to 5e-4): first step size `η_0` (reference 5e-4, unit-dependent).
@@ -79,6 +81,9 @@ class ProjektorConfig(OTArguments, JsonConfig):
     reps: int = field(default=1, metadata={"help": "Draws of D(N, p) per evaluation (median taken)."})
     design: Literal["library", "notebook"] = field(
         default="library", metadata={"help": "Stage-1 design: 'library' (full rank) or 'notebook' (reference)."}
+    )
+    ridge: float = field(
+        default=0.0, metadata={"help": "Stage-1 L2 penalty on standardised columns (0: OLS, the reference)."}
     )
     target: Literal["accuracy", "loss", "log_loss"] = field(
         default="accuracy", metadata={"help": "Modelled performance quantity (decides the step direction)."}
@@ -120,6 +125,8 @@ class ProjektorConfig(OTArguments, JsonConfig):
             raise ConfigError(f"reps must be >= 1, got {self.reps}")
         if self.design not in ("library", "notebook"):
             raise ConfigError(f"design must be 'library' or 'notebook', got {self.design!r}")
+        if not self.ridge >= 0:
+            raise ConfigError(f"ridge must be >= 0 (0 = OLS), got {self.ridge}")
         if self.target not in TARGETS:
             raise ConfigError(f"target must be one of {TARGETS}, got {self.target!r}")
         if not self.lr > 0:

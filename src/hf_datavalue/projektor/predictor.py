@@ -14,6 +14,10 @@ pred = ProjektorPredictor(target="accuracy").fit({1000: ot0, 1500: ot1}, mixture
 pred.predict(p, 1000, ot=0.42)                  # stage 1 at a disclosed size
 pred.project(p, 10_000, ot=(0.42, 0.40))        # stage 2: linear in ln N through the two anchors
 ```
+
+`ridge > 0` replaces OLS by ridge on standardised columns (the intercept is not penalised), the spec's other cure
+for collinearity (§3). It tames the `OT × p²` terms when the predictor is asked about mixtures outside the fitted
+ones (the reference's held-out protocol); `ridge = 0` is the reference's OLS.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class Stage1Fit:
         design (`str`): `"library"` or `"notebook"`.
         train_mse (`float`): mean squared error on the fitted points.
         n_points (`int`): fitted mixtures.
+        ridge (`float`): the L2 penalty on standardised columns (0: OLS).
     """
 
     coef: np.ndarray
@@ -95,10 +100,17 @@ class Stage1Fit:
     design: str
     train_mse: float
     n_points: int
+    ridge: float = 0.0
 
     @classmethod
     def from_coef(
-        cls, coef: np.ndarray, m: int, design: str, train_mse: float = math.nan, n_points: int = 0
+        cls,
+        coef: np.ndarray,
+        m: int,
+        design: str,
+        train_mse: float = math.nan,
+        n_points: int = 0,
+        ridge: float = 0.0,
     ) -> Stage1Fit:
         c = np.asarray(coef, dtype=np.float64)
         b1, b2, g1, g2 = (np.zeros(m) for _ in range(4))
@@ -107,7 +119,7 @@ class Stage1Fit:
                 b1[i], b2[i], g1[i], g2[i] = c[2 + 4 * i : 6 + 4 * i]
         else:  # [1, OT, p1, p2, p1·OT, p2·OT, p2²·OT, p1²·OT, 0]
             g1[0], g1[1], b1[0], b1[1], b2[1], b2[0] = c[2], c[3], c[4], c[5], c[6], c[7]
-        return cls(c, float(c[1]), b1, b2, float(c[0]), g1, g2, design, float(train_mse), int(n_points))
+        return cls(c, float(c[1]), b1, b2, float(c[0]), g1, g2, design, float(train_mse), int(n_points), float(ridge))
 
     def a(self, p: np.ndarray) -> float:
         """The OT coefficient `A(p)`."""
@@ -135,14 +147,21 @@ class Stage1Fit:
             "design": self.design,
             "train_mse": self.train_mse,
             "n_points": self.n_points,
+            "ridge": self.ridge,
         }
 
 
-def fit_stage1(ot: np.ndarray, mixtures: np.ndarray, perf: np.ndarray, design: str = "library") -> Stage1Fit:
-    """Ordinary least squares of the PQ-OT model on K pilot mixtures.
+def fit_stage1(
+    ot: np.ndarray, mixtures: np.ndarray, perf: np.ndarray, design: str = "library", ridge: float = 0.0
+) -> Stage1Fit:
+    """Least squares of the PQ-OT model on K pilot mixtures: OLS (`ridge=0`, the reference) or ridge.
+
+    Ridge minimises `‖y − Xc‖² + ridge·Σ_j (s_j·c_j)²` over the non-intercept columns, `s_j` their standard deviation
+    on the fitted mixtures: a penalty on standardised coefficients, so it does not depend on the units of OT or of
+    the labels' offset. The fitted model keeps the PQ-OT form, so `predict` and `gradient` are unchanged.
 
     Raises:
-        [`ConfigError`]: fewer mixtures than coefficients, or a rank-deficient design.
+        [`ConfigError`]: fewer mixtures than coefficients, a rank-deficient design or a negative `ridge`.
         [`NonFiniteError`]: a NaN/inf performance label or OT value.
     """
     p = _as_mixtures(mixtures)
@@ -155,6 +174,8 @@ def fit_stage1(ot: np.ndarray, mixtures: np.ndarray, perf: np.ndarray, design: s
         raise NonFiniteError(f"performance labels at mixtures {bad[:10]} are NaN or infinite: re-measure or drop them")
     if not np.isfinite(o).all():
         raise NonFiniteError("OT values have NaN or infinite entries")
+    if not (math.isfinite(ridge) and ridge >= 0):
+        raise ConfigError(f"ridge must be a finite number >= 0 (0 = OLS), got {ridge}")
     m = p.shape[1]
     k = n_parameters(m, design)
     if len(p) < k:
@@ -169,10 +190,16 @@ def fit_stage1(ot: np.ndarray, mixtures: np.ndarray, perf: np.ndarray, design: s
         raise ConfigError(
             f"the stage-1 design has rank {rank} < {used.shape[1]} columns: use more varied pilot mixtures"
         )
-    sol, *_ = np.linalg.lstsq(used, y, rcond=None)
+    if ridge > 0:
+        # augmented least squares: sqrt(ridge)·s_j rows penalise column j; column 0 (intercept) is free
+        penalty = np.sqrt(ridge) * np.diag(used.std(axis=0))
+        penalty[0, 0] = 0.0
+        sol, *_ = np.linalg.lstsq(np.vstack([used, penalty]), np.r_[y, np.zeros(len(penalty))], rcond=None)
+    else:
+        sol, *_ = np.linalg.lstsq(used, y, rcond=None)
     coef = sol if design == "library" else np.concatenate([sol, [0.0]])
     mse = float(np.mean((x @ coef - y) ** 2))
-    return Stage1Fit.from_coef(coef, m, design, mse, len(p))
+    return Stage1Fit.from_coef(coef, m, design, mse, len(p), ridge)
 
 
 def log_interpolation_weight(size: float, n0: float, n1: float) -> float:
@@ -190,6 +217,8 @@ class ProjektorPredictor:
     Args:
         design (`str`, *optional*, defaults to `"library"`): stage-1 design.
         target (`str`, *optional*, defaults to `"accuracy"`): the modelled quantity, recorded.
+        ridge (`float`, *optional*, defaults to 0.0): L2 penalty of the stage-1 fits on standardised columns
+            (0: the reference's OLS). See [`fit_stage1`].
 
     Usage:
 
@@ -199,13 +228,16 @@ class ProjektorPredictor:
     ```
     """
 
-    def __init__(self, design: str = "library", target: str = "accuracy"):
+    def __init__(self, design: str = "library", target: str = "accuracy", ridge: float = 0.0):
         if design not in ("library", "notebook"):
             raise ConfigError(f"design must be 'library' or 'notebook', got {design!r}")
         if target not in TARGETS:
             raise ConfigError(f"target must be one of {TARGETS}, got {target!r}")
+        if not (math.isfinite(ridge) and ridge >= 0):
+            raise ConfigError(f"ridge must be a finite number >= 0 (0 = OLS), got {ridge}")
         self.design = design
         self.target = target
+        self.ridge = float(ridge)
         self.fits: dict[int, Stage1Fit] = {}
         self.m: int | None = None
 
@@ -230,7 +262,7 @@ class ProjektorPredictor:
             raise ConfigError(f"stage 2 needs two distinct positive pilot sizes N0 < N1, got {sizes}")
         p = _as_mixtures(mixtures)
         self.m = p.shape[1]
-        self.fits = {n: fit_stage1(ot_values[n], p, perf[n], self.design) for n in sizes}
+        self.fits = {n: fit_stage1(ot_values[n], p, perf[n], self.design, self.ridge) for n in sizes}
         for n, fit in self.fits.items():
             logger.info("stage 1 at N=%d: train MSE %.4g over %d mixtures", n, fit.train_mse, fit.n_points)
         return self
@@ -293,6 +325,7 @@ class ProjektorPredictor:
         return {
             "design": self.design,
             "target": self.target,
+            "ridge": self.ridge,
             "m": self.m,
             "fits": {str(n): f.to_dict() for n, f in self.fits.items()},
         }
@@ -301,10 +334,13 @@ class ProjektorPredictor:
     def from_dict(cls, data: Mapping[str, Any]) -> ProjektorPredictor:
         """Inverse of [`to_dict`]."""
         try:
-            pred = cls(design=data["design"], target=data["target"])
+            # predictors saved before the ridge option have no "ridge" key: they were OLS fits
+            pred = cls(design=data["design"], target=data["target"], ridge=float(data.get("ridge", 0.0)))
             pred.m = int(data["m"])
             pred.fits = {
-                int(n): Stage1Fit.from_coef(np.asarray(f["coef"]), pred.m, f["design"], f["train_mse"], f["n_points"])
+                int(n): Stage1Fit.from_coef(
+                    np.asarray(f["coef"]), pred.m, f["design"], f["train_mse"], f["n_points"], f.get("ridge", 0.0)
+                )
                 for n, f in data["fits"].items()
             }
         except (KeyError, TypeError) as err:
