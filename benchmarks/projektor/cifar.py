@@ -8,8 +8,12 @@ the penultimate features (accuracy %, the reference's target). Pilots at N0 = 1,
 1,500 pilot rows per source; larger N measured directly from 8,000-row sources. OT: class-wise, eps relative
 (x median cost; the reference's absolute 1e-2 is for its logit scale).
 
+The stage-1 design and ridge penalty are chosen on the seed-1 split's held-out mixtures (`--tag choose`); the
+report split and the AG News run read that choice from `cifar_cnn_choose.json` (`--choose-from`).
+
     PYTHONPATH=src nice -n 10 .venv/bin/python benchmarks/projektor/cifar.py --seed 1 --tag choose
-    PYTHONPATH=src nice -n 10 .venv/bin/python benchmarks/projektor/cifar.py --seed 2 --tag report
+    PYTHONPATH=src nice -n 10 .venv/bin/python benchmarks/projektor/cifar.py --seed 2 --tag report \
+        --choose-from cifar_cnn_choose
 """
 
 from __future__ import annotations
@@ -39,7 +43,13 @@ from hf_datavalue.projektor import (  # noqa: E402
     ot_only_selection,
     simplex_grid,
 )
-from hf_datavalue.projektor.baselines import DataMixingLaw, PowerLawInN, RegMixRegressor  # noqa: E402
+from hf_datavalue.projektor.baselines import (  # noqa: E402
+    DataMixingLaw,
+    LabelBalanceLaw,
+    PowerLawInN,
+    RegMixRegressor,
+    class_histograms,
+)
 from hf_datavalue.projektor.labels import PerformanceLabels, logistic_regression_learner  # noqa: E402
 from hf_datavalue.projektor.plots import plot_ot_landscape, plot_predicted_vs_measured  # noqa: E402
 
@@ -50,6 +60,7 @@ PROPORTIONS = [
 ]
 OUT = ROOT / "benchmarks" / "results" / "projektor"
 N0, N1, BIG = 1000, 1500, [3000, 6000]
+DESIGNS, RIDGES = ("library", "notebook"), (0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 # Projektor's OT and selection settings (chosen on the seed-1 split, see docs/projektor.md)
 OT_SETTINGS = {"eps": 0.05, "eps_mode": "relative", "inner_eps": 0.05, "tol": 1e-2, "lr": 0.05, "decay": 0.9,
                "normalized_steps": True, "steps": 15, "mixture_mode": "resampled", "distance": "debiased"}  # fmt: skip
@@ -90,7 +101,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=2)
     ap.add_argument("--tag", default="report")
-    ap.add_argument("--design", choices=("library", "notebook"), help="fix the stage-1 design (from another split)")
+    ap.add_argument("--choose-from", help="rows tag whose chosen stage-1 design and ridge to use (another split)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     z = cnn_cache()
@@ -98,17 +109,25 @@ def main() -> None:
     note = (f"tiny CNN (test accuracy {float(z['acc']):.3f}) trained on a disjoint half: logits for OT, "
             f"64-d penultimate features for the learner; source draw seed {args.seed}")  # fmt: skip
     run(
-        f"cifar_cnn_{args.tag}", ot_x, ys, z["fv"], z["yt"], note, learner_x=lx, learner_xv=z["pv"], design=args.design
-    )
+        f"cifar_cnn_{args.tag}", ot_x, ys, z["fv"], z["yt"], note, learner_x=lx, learner_xv=z["pv"],
+        choice=chosen_stage1(args.choose_from) if args.choose_from else None,
+    )  # fmt: skip
+
+
+def chosen_stage1(tag: str) -> dict:
+    """The stage-1 design and ridge chosen on another split (its rows under `benchmarks/results/projektor/`)."""
+    rows = json.loads((OUT / f"{tag}.json").read_text())
+    return {"design": rows["chosen_design"], "ridge": float(rows["chosen_ridge"]), "from": f"{tag}.json"}
 
 
 def run(task: str, full_x: list, full_y: list, xv: np.ndarray, yv: np.ndarray, feature_note: str,
         learner_x: list | None = None, learner_xv: np.ndarray | None = None, settings: dict | None = None,
-        design: str | None = None) -> dict:  # fmt: skip
+        choice: dict | None = None) -> dict:  # fmt: skip
     """Labels, OT, held-out and extrapolation errors, selection; rows to `benchmarks/results/projektor/<task>.json`.
 
-    `full_x` are the OT features; the learner reads `learner_x` / `learner_xv` when given (else the same). `design`
-    fixes the stage-1 design (chosen on another split); without it the held-out split of this run picks it."""
+    `full_x` are the OT features; the learner reads `learner_x` / `learner_xv` when given (else the same). `choice`
+    (`{"design", "ridge", "from"}`) fixes the stage-1 design and ridge chosen on another split; without it this
+    run's held-out mixtures pick them (a choose split)."""
     settings = {**OT_SETTINGS, **(settings or {})}
     lx = learner_x if learner_x is not None else full_x
     lxv = learner_xv if learner_xv is not None else xv
@@ -144,40 +163,62 @@ def run(task: str, full_x: list, full_y: list, xv: np.ndarray, yv: np.ndarray, f
                             "sizes": [N0, N1], "big": BIG, "labels_seconds": label_s, "settings": settings}}  # fmt: skip
 
     # held-out mixtures: fit p2 < 0.5, test p2 >= 0.5 (the reference protocol), at each pilot size
+    from scipy.stats import spearmanr
+
     train = grid[:, 1] < 0.5
-    held = {}
+    n_classes = int(max(yv.max(), *(t.max() for t in full_y))) + 1
+    balance = LabelBalanceLaw(class_histograms(pilot_y, n_classes), class_histograms([yv], n_classes)[0])
+    held, sweep = {}, {}
     for n in (N0, N1):
         res = {}
-        for d in ("library", "notebook"):
-            fit = fit_stage1(ots[n][train], grid[train], perf[n][train], design=d)
-            pr = np.array([fit.predict(p, o) for p, o in zip(grid[~train], ots[n][~train])])
-            res[f"projektor_{d}"] = err(pr, perf[n][~train])
-            worst = int(np.argmax(np.abs(pr - perf[n][~train])))
-            res[f"projektor_{d}"] |= {"worst_mixture": grid[~train][worst].tolist(),
-                                      "worst_abs_error": float(abs(pr[worst] - perf[n][~train][worst])),
-                                      "mae_without_worst": float(np.delete(np.abs(pr - perf[n][~train]), worst).mean()),
-                                      "train_mae": float(np.mean(np.abs(fit.residuals))) if hasattr(fit, "residuals")
-                                      else float(np.mean([abs(fit.predict(p, o) - y) for p, o, y in
-                                                          zip(grid[train], ots[n][train], perf[n][train])]))}  # fmt: skip
+        for d in DESIGNS:
+            for r in RIDGES:
+                fit = fit_stage1(ots[n][train], grid[train], perf[n][train], design=d, ridge=r)
+                pr = np.array([fit.predict(p, o) for p, o in zip(grid[~train], ots[n][~train])])
+                sweep.setdefault(f"{d}/ridge={r:g}", {})[n] = err(pr, perf[n][~train])["mae"]
+                if r:
+                    continue
+                res[f"projektor_{d}"] = err(pr, perf[n][~train])
+                worst = int(np.argmax(np.abs(pr - perf[n][~train])))
+                res[f"projektor_{d}"] |= {"worst_mixture": grid[~train][worst].tolist(),
+                                          "worst_abs_error": float(abs(pr[worst] - perf[n][~train][worst])),
+                                          "mae_without_worst": float(np.delete(np.abs(pr - perf[n][~train]), worst).mean()),
+                                          "train_rmse": float(np.sqrt(fit.train_mse))}  # fmt: skip
         res["data_mixing_law"] = err(DataMixingLaw().fit(grid[train], perf[n][train]).predict(grid[~train]),
                                      perf[n][~train])  # fmt: skip
         res["regmix_lightgbm"] = err(RegMixRegressor().fit(grid[train], perf[n][train]).predict(grid[~train]),
                                      perf[n][~train])  # fmt: skip
+        res["label_balance_law"] = err(balance.fit(grid[train], perf[n][train]).predict(grid[~train]), perf[n][~train])
         res["mean_of_train"] = err(np.full((~train).sum(), perf[n][train].mean()), perf[n][~train])
         held[n] = res
     rows["held_out_mixtures"] = held
-    # the design is chosen on the held-out-mixture split, then used for extrapolation and selection
-    picked = min(("library", "notebook"), key=lambda d: sum(held[n][f"projektor_{d}"]["mae"] for n in (N0, N1)))
-    rows["design_picked_on_this_split"] = picked
-    design_arg = design is not None
-    rows["chosen_design"] = design = design or picked
-    rows["design_from"] = "argument (chosen on another split)" if design_arg else "this split"
+    rows["pilot_table"] = {"mixtures": grid.tolist(), **{f"ot_{n}": ots[n].tolist() for n in (N0, N1)},
+                           **{f"accuracy_{n}": perf[n].tolist() for n in (N0, N1)}}  # fmt: skip
+    rows["held_out_ridge_sweep_mae"] = sweep
+    # how well the OT feature ranks the measured labels, and how well the label-only divergence does
+    rows["spearman_with_labels"] = {
+        n: {"ot": float(spearmanr(ots[n], perf[n]).statistic),
+            "label_balance_kl": float(spearmanr(balance.divergence(grid), perf[n]).statistic)}
+        for n in (N0, N1)
+    }  # fmt: skip
+    # the design and ridge with the lowest held-out MAE summed over N0 and N1 (used only on a choose split)
+    picked = min(sweep, key=lambda k: sum(sweep[k].values()))
+    rows["stage1_picked_on_this_split"] = picked
+    if choice is None:
+        d, r = picked.split("/ridge=")
+        choice = {"design": d, "ridge": float(r), "from": "this split"}
+    design, ridge = choice["design"], float(choice["ridge"])
+    rows["chosen_design"], rows["chosen_ridge"], rows["choice_from"] = design, ridge, choice["from"]
+    for n in (N0, N1):
+        fit = fit_stage1(ots[n][train], grid[train], perf[n][train], design=design, ridge=ridge)
+        pr = np.array([fit.predict(p, o) for p, o in zip(grid[~train], ots[n][~train])])
+        held[n]["projektor_chosen"] = err(pr, perf[n][~train]) | {"design": design, "ridge": ridge}
 
     # extrapolation in N: fit on all 66 mixtures at N0, N1; predict at the larger sizes
     t = time.perf_counter()
-    pred = ProjektorPredictor(design=design).fit(ots, grid, perf)
+    pred = ProjektorPredictor(design=design, ridge=ridge).fit(ots, grid, perf)
     fit_s = time.perf_counter() - t
-    other = ProjektorPredictor(design="library" if design == "notebook" else "notebook").fit(ots, grid, perf)
+    others = {f"projektor_{d}_ols": ProjektorPredictor(design=d).fit(ots, grid, perf) for d in DESIGNS}
     extra = {}
     for n in BIG:
         proj = np.array([pred.project(p, n, (a, b)) for p, a, b in zip(grid, ots[N0], ots[N1])])
@@ -185,10 +226,12 @@ def run(task: str, full_x: list, full_y: list, xv: np.ndarray, yv: np.ndarray, f
                                  N1: DataMixingLaw().fit(grid, perf[N1]).predict(grid)}).predict(n)  # fmt: skip
         lgbm = RegMixRegressor().fit(np.vstack([grid, grid]), np.concatenate([perf[N0], perf[N1]]),
                                      sizes=np.r_[[N0] * 66, [N1] * 66]).predict(grid, sizes=n)  # fmt: skip
-        proj_other = np.array([other.project(p, n, (a, b)) for p, a, b in zip(grid, ots[N0], ots[N1])])
         extra[n] = {
-            "projektor": err(proj, big[n]),
-            f"projektor_{other.design}": err(proj_other, big[n]),
+            "projektor": err(proj, big[n]) | {"design": design, "ridge": ridge},
+            **{
+                k: err([o.project(p, n, (a, b)) for p, a, b in zip(grid, ots[N0], ots[N1])], big[n])
+                for k, o in others.items()
+            },
             "power_law_in_n": err(PowerLawInN().fit(perf).predict(n), big[n]),
             "data_mixing_law_x_power_law": err(dml, big[n]),
             "regmix_lightgbm_ln_n": err(lgbm, big[n]),
@@ -207,7 +250,9 @@ def run(task: str, full_x: list, full_y: list, xv: np.ndarray, yv: np.ndarray, f
     total_s, total_cpu = time.perf_counter() - t_all, time.process_time() - cpu_all
     ot_cfg = ProjektorConfig(**{**settings, "distance": "plain", "lr": 0.05, "decay": 0.95})
     ot_only = ot_only_selection(pilot_x, pilot_y, xv, yv, N0, names=["S1", "S2", "S3"], config=ot_cfg, steps=40)
-    cand = {"projektor": sel.p, "ot_only": ot_only.p, "uniform": np.full(3, 1 / 3), "S1": np.eye(3)[0], "S2": np.eye(3)[1],
+    ols = others[f"projektor_{design}_ols"]
+    sel_ols = ProjektorSelector(ols, ot, cfg).select(BIG[-1]) if ridge else sel
+    cand = {"projektor": sel.p, "projektor_ols": sel_ols.p, "ot_only": ot_only.p, "uniform": np.full(3, 1 / 3), "S1": np.eye(3)[0], "S2": np.eye(3)[1],
             "S3": np.eye(3)[2], "grid_best_measured": grid[int(np.argmax(big[BIG[-1]]))]}  # fmt: skip
     measured = {}
     for name, p in cand.items():
@@ -218,7 +263,8 @@ def run(task: str, full_x: list, full_y: list, xv: np.ndarray, yv: np.ndarray, f
             accs.append(learner([rng.integers(0, 8000, size=k) for k in counts], r)["accuracy"])
         measured[name] = {"p": np.asarray(p).tolist(), "accuracy": float(np.median(accs))}
     rows["selection"] = {
-        "size": BIG[-1], "predicted": sel.predicted, "measured": measured, "design": design,
+        "size": BIG[-1], "predicted": sel.predicted, "predicted_ols": sel_ols.predicted, "measured": measured,
+        "design": design, "ridge": ridge,
         "pilot_ot_seconds": ot_s, "fit_seconds": fit_s, "selection_seconds": select_s,
         "pipeline_seconds_given_labels": ot_s + fit_s + select_s, "steps": cfg.steps, "n_ot_solves": ot.n_solves,
         "loadavg_1min": os.getloadavg()[0], "torch_threads": torch.get_num_threads(), "wall_seconds_this_run": total_s,

@@ -7,5 +7,5 @@ cd "$(dirname "$0")/../.."
 export PYTHONPATH=src HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 nice -n 10 .venv/bin/python benchmarks/projektor/cifar_cnn_check.py               # spec §7 cheap check, 3 seeds
 nice -n 10 .venv/bin/python benchmarks/projektor/cifar.py --seed 1 --tag choose    # settings chosen here
-nice -n 10 .venv/bin/python benchmarks/projektor/cifar.py --seed 2 --tag report    # and reported here
+nice -n 10 .venv/bin/python benchmarks/projektor/cifar.py --seed 2 --tag report --choose-from cifar_cnn_choose  # reported here
 nice -n 10 .venv/bin/python benchmarks/projektor/text.py                           # AG News, same settings

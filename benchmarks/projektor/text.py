@@ -4,7 +4,8 @@ Features: mean-pooled, L2-normalised all-MiniLM-L6-v2 embeddings (the packaged `
 under `benchmarks/results/projektor/cache/`. Pool: 4,000 AG News train texts; sources drawn with replacement with
 skewed class proportions (S1: World/Sports 45 % each; S2: Business 85 %; S3: Sci/Tech 85 %; 5 % for the rest);
 validation: 1,000 class-balanced test texts. Learner: logistic regression on the embeddings (accuracy %). OT and
-selection settings: `cifar.OT_SETTINGS` (chosen on the CIFAR-10 seed-1 split; AG News is a report only).
+selection settings: `cifar.OT_SETTINGS`, stage-1 design and ridge from `cifar_cnn_choose.json` (all chosen on the
+CIFAR-10 seed-1 split; AG News is a report only).
 
     PYTHONPATH=src nice -n 10 .venv/bin/python benchmarks/projektor/text.py
 """
@@ -23,7 +24,7 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cifar import OUT, ROOT, run  # noqa: E402
+from cifar import OUT, ROOT, chosen_stage1, run  # noqa: E402
 
 PROPS = [np.array([0.45, 0.45, 0.05, 0.05]), np.array([0.05, 0.05, 0.85, 0.05]), np.array([0.05, 0.05, 0.05, 0.85])]
 
@@ -64,8 +65,9 @@ def main() -> None:
         idx = np.array([rng.choice(np.nonzero(yp == c)[0]) for c in cls])
         full_x.append(xp[idx])
         full_y.append(yp[idx])
-    # the stage-1 design chosen on the CIFAR-10 seed-1 split (cifar_cnn_choose.json)
-    run("agnews", full_x, full_y, xv, yv, "all-MiniLM-L6-v2 mean-pooled, L2-normalised (384-d)", design="notebook")
+    # the stage-1 design and ridge chosen on the CIFAR-10 seed-1 split (cifar_cnn_choose.json)
+    run("agnews", full_x, full_y, xv, yv, "all-MiniLM-L6-v2 mean-pooled, L2-normalised (384-d)",
+        choice=chosen_stage1("cifar_cnn_choose"))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -9,7 +9,13 @@ import pytest
 
 from hf_datavalue.core.errors import ConfigError, EmptyDatasetError, NonFiniteError
 from hf_datavalue.projektor import ProjektorResult, ProjektorSelection, simplex_grid
-from hf_datavalue.projektor.baselines import DataMixingLaw, PowerLawInN, RegMixRegressor
+from hf_datavalue.projektor.baselines import (
+    DataMixingLaw,
+    LabelBalanceLaw,
+    PowerLawInN,
+    RegMixRegressor,
+    class_histograms,
+)
 from hf_datavalue.projektor.labels import PerformanceLabels, logistic_regression_learner
 
 from .helpers import gaussian_sources
@@ -73,6 +79,26 @@ def test_baselines_fit_their_own_forms():
     np.testing.assert_allclose(pl.predict(6000), acc0 * 6**b)
     reg = RegMixRegressor().fit(grid, truth)
     assert np.corrcoef(reg.predict(grid), truth)[0, 1] > 0.9
+
+
+def test_label_balance_law_reads_the_mixture_class_histogram():
+    hist = class_histograms([[0, 0, 0, 1], [1, 1, 1, 2], [2, 2, 2, 0]], 3)
+    np.testing.assert_allclose(hist[0], [0.75, 0.25, 0.0])
+    q = np.full(3, 1 / 3)
+    law = LabelBalanceLaw(hist, q)
+    grid = simplex_grid(3, 10)
+    kl = law.divergence(grid)
+    balanced = law.divergence([[1 / 3, 1 / 3, 1 / 3]])[0]  # its class histogram is exactly q
+    assert abs(balanced) < 1e-12 and kl.min() > balanced
+    assert kl.min() >= 0 and np.isfinite(kl).all()  # absent classes cost a finite amount
+    truth = 80 - 7 * kl
+    np.testing.assert_allclose(law.fit(grid, truth).predict(grid), truth, atol=1e-9)
+    with pytest.raises(ConfigError, match="outside"):
+        class_histograms([[0, 3]], 3)
+    with pytest.raises(ConfigError, match="disagree"):
+        LabelBalanceLaw(hist, np.full(4, 0.25))
+    with pytest.raises(ConfigError, match="2 sources"):
+        law.fit(grid[:, :2], truth)
 
 
 def test_result_contract_round_trip(tmp_path):

@@ -5,6 +5,9 @@
   mixture's own pilot labels, so it only extrapolates in N.
 * [`RegMixRegressor`]: RegMix-style LightGBM regressor on the mixture vector (plus `ln N` when fitted on several
   sizes).
+* [`LabelBalanceLaw`]: a line in `KL(q_val ‖ Σ_i p_i·h_i)`, the divergence of the mixture's class histogram (from
+  the sources' pilot labels `h_i`) from the validation one `q_val`: what the OT feature would reduce to if the
+  embedder separated the classes perfectly. It reads only labels the buyer already has.
 
 Usage:
 
@@ -13,6 +16,7 @@ law = DataMixingLaw().fit(mixtures, acc)           # one size
 law.predict(test_mixtures)
 PowerLawInN().fit({1000: acc0, 1500: acc1}).predict(10_000)
 RegMixRegressor(seed=0).fit(mixtures, acc).predict(test_mixtures)
+LabelBalanceLaw(source_histograms, valid_histogram).fit(mixtures, acc).predict(test_mixtures)
 ```
 """
 
@@ -26,7 +30,7 @@ import numpy as np
 
 from ..core.errors import ConfigError, NonFiniteError
 
-__all__ = ["DataMixingLaw", "PowerLawInN", "RegMixRegressor"]
+__all__ = ["DataMixingLaw", "LabelBalanceLaw", "PowerLawInN", "RegMixRegressor", "class_histograms"]
 
 
 def _xy(mixtures: Any, perf: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -129,3 +133,58 @@ class RegMixRegressor:
         if self.model is None:
             raise ConfigError("fit the regressor first")
         return np.asarray(self.model.predict(self._features(mixtures, sizes)), dtype=np.float64)
+
+
+def class_histograms(labels: Any, n_classes: int) -> np.ndarray:
+    """Class frequencies of each label array in `labels` (rows sum to 1), e.g. the pilot labels of every source."""
+    rows = []
+    for k, y in enumerate(labels):
+        y = np.asarray(y, dtype=np.int64).reshape(-1)
+        if len(y) == 0:
+            raise ConfigError(f"label array {k} is empty")
+        if y.min() < 0 or y.max() >= n_classes:
+            raise ConfigError(f"label array {k} has labels outside 0..{n_classes - 1}")
+        rows.append(np.bincount(y, minlength=n_classes) / len(y))
+    return np.stack(rows)
+
+
+class LabelBalanceLaw:
+    """`L(p) = a + b·KL(q_val ‖ Σ_i p_i·h_i)`, least squares (a label-only baseline for stage 1).
+
+    Args:
+        source_histograms (`np.ndarray`): `(m, C)` class histograms of the sources (see [`class_histograms`]).
+        valid_histogram (`np.ndarray`): `(C,)` class histogram of the validation set.
+        floor (`float`, *optional*, defaults to 1e-4): added to the mixture histogram so an absent class costs a
+            finite amount.
+    """
+
+    def __init__(self, source_histograms: Any, valid_histogram: Any, floor: float = 1e-4):
+        self.h = np.asarray(source_histograms, dtype=np.float64)
+        self.q = np.asarray(valid_histogram, dtype=np.float64).reshape(-1)
+        if self.h.ndim != 2 or self.h.shape[1] != len(self.q):
+            raise ConfigError(f"source histograms {self.h.shape} and validation histogram {self.q.shape} disagree")
+        if not (np.isfinite(self.h).all() and np.isfinite(self.q).all()) or (self.h < 0).any() or (self.q < 0).any():
+            raise ConfigError("class histograms must be finite and non-negative")
+        self.floor = float(floor)
+        self.coef: np.ndarray | None = None
+
+    def divergence(self, mixtures: Any) -> np.ndarray:
+        """`KL(q_val ‖ Σ_i p_i·h_i)` for every mixture (rows of `mixtures`)."""
+        mix = np.asarray(mixtures, dtype=np.float64) @ self.h + self.floor
+        mix /= mix.sum(axis=1, keepdims=True)
+        q = self.q / self.q.sum()
+        keep = q > 0
+        return np.sum(q[keep] * np.log(q[keep] / mix[:, keep]), axis=1)
+
+    def fit(self, mixtures: Any, perf: Any) -> LabelBalanceLaw:
+        x, y = _xy(mixtures, perf)
+        if x.shape[1] != len(self.h):
+            raise ConfigError(f"mixtures have {x.shape[1]} sources but {len(self.h)} histograms were given")
+        design = np.column_stack([np.ones(len(x)), self.divergence(x)])
+        self.coef = np.linalg.lstsq(design, y, rcond=None)[0]
+        return self
+
+    def predict(self, mixtures: Any) -> np.ndarray:
+        if self.coef is None:
+            raise ConfigError("fit the label-balance law first")
+        return self.coef[0] + self.coef[1] * self.divergence(mixtures)
