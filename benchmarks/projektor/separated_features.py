@@ -21,7 +21,7 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cifar import N0, N1, OT_SETTINGS, OUT, chosen_stage1, cnn_cache, err, sources  # noqa: E402
+from cifar import LABEL_REPS, N0, N1, OT_SETTINGS, OUT, chosen_stage1, cnn_cache, err, sources  # noqa: E402
 
 from hf_datavalue.core.io import write_json_atomic  # noqa: E402
 from hf_datavalue.projektor import MixtureOT, ProjektorConfig, fit_stage1, simplex_grid  # noqa: E402
@@ -44,7 +44,7 @@ def main() -> None:
     rows_ = PerformanceLabels(
         [1500] * 3, logistic_regression_learner([x[:1500] for x in lx], pilot_y, z["pv"], z["yt"]),
         OUT / "cache" / f"{task}_pilot_labels",
-    ).run(grid, [N0, N1])  # fmt: skip
+    ).run(grid, [N0, N1], reps=LABEL_REPS)  # fmt: skip
     perf = {n: PerformanceLabels.table(rows_, "accuracy", n)[1] for n in (N0, N1)}
     length = args.scale * float(np.median(np.linalg.norm(z["fv"] - z["fv"].mean(0), axis=1)))
 
