@@ -140,7 +140,9 @@ def run(task: str, full_x: list, full_y: list, xv: np.ndarray, yv: np.ndarray, f
         OUT / "cache" / f"{task}_pilot_labels",
     ).run(grid, [N0, N1], reps=LABEL_REPS)  # fmt: skip
     learner = logistic_regression_learner(lx, full_y, lxv, yv)
-    big_rows = PerformanceLabels([8000] * 3, learner, OUT / "cache" / f"{task}_big_labels").run(grid, BIG, reps=LABEL_REPS)
+    big_rows = PerformanceLabels([8000] * 3, learner, OUT / "cache" / f"{task}_big_labels").run(
+        grid, BIG, reps=LABEL_REPS
+    )
     label_s = time.perf_counter() - t0
     perf = {n: PerformanceLabels.table(pilot_rows, "accuracy", n)[1] for n in (N0, N1)}
     big = {n: PerformanceLabels.table(big_rows, "accuracy", n)[1] for n in BIG}
