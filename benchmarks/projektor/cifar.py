@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cnn import draw_sources  # noqa: E402
+
 from hf_datavalue.core.io import write_json_atomic  # noqa: E402
 from hf_datavalue.projektor import (  # noqa: E402
     MixtureOT,
@@ -53,11 +55,6 @@ from hf_datavalue.projektor.baselines import (  # noqa: E402
 from hf_datavalue.projektor.labels import PerformanceLabels, logistic_regression_learner  # noqa: E402
 from hf_datavalue.projektor.plots import plot_ot_landscape, plot_predicted_vs_measured  # noqa: E402
 
-PROPORTIONS = [
-    np.r_[[0.2425] * 4, [0.005] * 6],
-    np.r_[[0.0057] * 4, [0.32] * 3, [0.0057] * 3],
-    np.r_[[0.0014] * 7, [0.33] * 3],
-]
 OUT = ROOT / "benchmarks" / "results" / "projektor"
 N0, N1, BIG = 1000, 1500, [3000, 6000]
 DESIGNS, RIDGES = ("library", "notebook"), (0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -79,20 +76,6 @@ def cnn_cache() -> dict:
     return dict(np.load(path))
 
 
-def sources(feats: list, y, pool, n, seed):
-    """Per source, the rows of every feature array in `feats` (same draws) and the labels."""
-    rng = np.random.default_rng(seed)
-    out = [[] for _ in feats]
-    ys = []
-    for props in PROPORTIONS:
-        cls = rng.choice(10, size=n, p=props / props.sum())
-        idx = np.array([rng.choice(pool[y[pool] == c]) for c in cls])
-        for k, f in enumerate(feats):
-            out[k].append(f[idx])
-        ys.append(y[idx])
-    return out, ys
-
-
 def err(pred, true):
     pred, true = np.asarray(pred), np.asarray(true)
     return {"mae": float(np.mean(np.abs(pred - true))), "rmse": float(np.sqrt(np.mean((pred - true) ** 2)))}
@@ -106,7 +89,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     z = cnn_cache()
-    (ot_x, lx), ys = sources([z["fx"], z["px"]], z["y"], z["pool"], 8000, seed=args.seed)
+    (ot_x, lx), ys = draw_sources([z["fx"], z["px"]], z["y"], z["pool"], 8000, seed=args.seed)
     note = (f"tiny CNN (test accuracy {float(z['acc']):.3f}) trained on a disjoint half: logits for OT, "
             f"64-d penultimate features for the learner; source draw seed {args.seed}")  # fmt: skip
     run(

@@ -26,31 +26,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cnn import cnn_features  # noqa: E402
+from cnn import P_STAR, cnn_features, draw_sources  # noqa: E402
 
 from hf_datavalue.core.io import write_json_atomic  # noqa: E402
 from hf_datavalue.projektor import MixtureOT, ProjektorConfig, ot_only_selection, simplex_grid  # noqa: E402
 
-PROPORTIONS = [
-    np.r_[[0.2425] * 4, [0.005] * 6],
-    np.r_[[0.0057] * 4, [0.32] * 3, [0.0057] * 3],
-    np.r_[[0.0014] * 7, [0.33] * 3],
-]
-P_STAR = np.array([0.4035, 0.3049, 0.2916])
 OUT = ROOT / "benchmarks" / "results" / "projektor"
 SETTINGS = {"eps": 0.01, "eps_mode": "relative", "inner_eps": 0.01, "tol": 3e-3}
 REPS, CHOSEN_REPS = (1, 5), 5
-
-
-def draw_sources(feats, y, pool, n, seed):
-    rng = np.random.default_rng(seed)
-    xs, ys = [], []
-    for props in PROPORTIONS:
-        cls = rng.choice(10, size=n, p=props / props.sum())
-        idx = np.array([rng.choice(pool[y[pool] == c]) for c in cls])
-        xs.append(feats[idx])
-        ys.append(y[idx])
-    return xs, ys
 
 
 def main() -> None:
@@ -62,7 +45,7 @@ def main() -> None:
     grid = simplex_grid(3, 10)
     rows["chosen_reps"] = CHOSEN_REPS
     for seed in (0, 1, 2):
-        xs, ys = draw_sources(fx, y, pool, 1000, seed)
+        (xs,), ys = draw_sources([fx], y, pool, 1000, seed)
         per_seed: dict = {"role": "choose" if seed == 0 else "report"}
         for reps in REPS:
             t = time.perf_counter()

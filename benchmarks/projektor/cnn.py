@@ -4,7 +4,7 @@ cheap check ("any small CNN trained on a disjoint split"). Its logits are the fe
 Three conv blocks (width 16/32/64, BatchNorm, ReLU, max-pool; global average pool; linear head), Adam with a
 one-cycle schedule, horizontal flips, batch 64, 10 epochs, seeded; about 25 s on one CPU thread, about 50 % test
 accuracy. Trained on the seeded half `split[:2500]` (the same split as `cifar.py`); the sources are drawn from the
-other half, and the 1,000 test images are the validation set.
+other half (`draw_sources`, the spec §6 proportions), and the 1,000 test images are the validation set.
 """
 
 from __future__ import annotations
@@ -14,6 +14,31 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+# spec §6: class proportions of the three CIFAR-10 sources, and the exactly class-balanced mixture of §7
+PROPORTIONS = [
+    np.r_[[0.2425] * 4, [0.005] * 6],
+    np.r_[[0.0057] * 4, [0.32] * 3, [0.0057] * 3],
+    np.r_[[0.0014] * 7, [0.33] * 3],
+]
+P_STAR = np.array([0.4035, 0.3049, 0.2916])
+
+
+def draw_sources(feats: list[np.ndarray], y: np.ndarray, pool: np.ndarray, n: int, seed: int):
+    """The three §6 sources, `n` rows each drawn with replacement from `pool` (the rows the CNN never saw).
+
+    Returns `(per_feature, labels)`: for every array in `feats`, its rows of each source (the same draws), and each
+    source's labels."""
+    rng = np.random.default_rng(seed)
+    out: list[list[np.ndarray]] = [[] for _ in feats]
+    ys = []
+    for props in PROPORTIONS:
+        cls = rng.choice(10, size=n, p=props / props.sum())
+        idx = np.array([rng.choice(pool[y[pool] == c]) for c in cls])
+        for k, f in enumerate(feats):
+            out[k].append(f[idx])
+        ys.append(y[idx])
+    return out, ys
 
 
 def cnn_features(data_dir: Path, width: int = 16, epochs: int = 10, seed: int = 0):

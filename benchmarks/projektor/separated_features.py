@@ -21,7 +21,8 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cifar import LABEL_REPS, N0, N1, OT_SETTINGS, OUT, chosen_stage1, cnn_cache, err, sources  # noqa: E402
+from cifar import LABEL_REPS, N0, N1, OT_SETTINGS, OUT, chosen_stage1, cnn_cache, err  # noqa: E402
+from cnn import draw_sources  # noqa: E402
 
 from hf_datavalue.core.io import write_json_atomic  # noqa: E402
 from hf_datavalue.projektor import MixtureOT, ProjektorConfig, fit_stage1, simplex_grid  # noqa: E402
@@ -37,7 +38,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     z = cnn_cache()
-    (ot_x, lx), ys = sources([z["fx"], z["px"]], z["y"], z["pool"], 8000, seed=args.seed)
+    (ot_x, lx), ys = draw_sources([z["fx"], z["px"]], z["y"], z["pool"], 8000, seed=args.seed)
     pilot_y = [t[:1500] for t in ys]
     grid = simplex_grid(3, 10)
     task = f"cifar_cnn_{args.tag}"

@@ -16,7 +16,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cifar import OT_SETTINGS, OUT, cnn_cache, sources  # noqa: E402
+from cifar import OT_SETTINGS, OUT, cnn_cache  # noqa: E402
+from cnn import draw_sources  # noqa: E402
 
 from hf_datavalue.core.io import write_json_atomic  # noqa: E402
 from hf_datavalue.projektor import MixtureOT, ProjektorConfig  # noqa: E402
@@ -27,7 +28,7 @@ MIXTURES = [[1 / 3, 1 / 3, 1 / 3], [0.4, 0.3, 0.3], [0.6, 0.2, 0.2], [0.1, 0.8, 
 def main() -> None:
     torch.set_num_threads(1)
     z = cnn_cache()
-    (ot_x,), ys = sources([z["fx"]], z["y"], z["pool"], 8000, seed=2)
+    (ot_x,), ys = draw_sources([z["fx"]], z["y"], z["pool"], 8000, seed=2)
     pilot_x, pilot_y = [x[:1500] for x in ot_x], [t[:1500] for t in ys]
     rows: dict = {"settings": OT_SETTINGS, "size": 1000, "mixtures": {}}
     ots = {tol: MixtureOT(pilot_x, pilot_y, z["fv"], z["yt"], config=ProjektorConfig(**{**OT_SETTINGS, "tol": tol}))
