@@ -7,13 +7,24 @@ multi-process needs MPI); `--multi_gpu` with no visible GPU starts N torchrun pr
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """Import a script file as a module (to run a multi-process script's single-process reference in-process)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:

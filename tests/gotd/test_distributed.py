@@ -9,7 +9,6 @@ the checks share launches.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.launch import launch
+from tests.launch import launch, load_script
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "dist_script.py"
@@ -25,9 +24,7 @@ SCRIPT = HERE / "dist_script.py"
 
 @pytest.mark.timeout(600)
 def test_two_processes_equal_one_resume_after_a_kill_and_reject_mismatches(tmp_path):
-    spec = importlib.util.spec_from_file_location("gotd_dist_script", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script(SCRIPT, "gotd_dist_script")
     (tmp_path / "one").mkdir()
     script.main(tmp_path / "one", "full")  # the single-process reference, in this process
     one = json.loads((tmp_path / "one" / "rank0.json").read_text())

@@ -7,20 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.launch import load_script
+
 # the benchmark's CNN, the §6 proportions and the source drawing: one copy, in benchmarks/projektor/cnn.py
 CNN_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "projektor" / "cnn.py"
 
 
-def _load_cnn_module():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("projektor_bench_cnn", CNN_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_CNN = _load_cnn_module()
+_CNN = load_script(CNN_SCRIPT, "projektor_bench_cnn")
 PROPORTIONS, P_STAR = _CNN.PROPORTIONS, _CNN.P_STAR
 
 

@@ -6,13 +6,12 @@ torchrun processes that join a gloo group (see tests/gotd/test_distributed.py).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.launch import launch
+from tests.launch import launch, load_script
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "dist_labels.py"
@@ -20,9 +19,7 @@ SCRIPT = HERE / "dist_labels.py"
 
 @pytest.mark.timeout(600)
 def test_labels_sharded_over_two_processes_equal_one_and_resume_after_a_kill(tmp_path):
-    spec = importlib.util.spec_from_file_location("projektor_dist_labels", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script(SCRIPT, "projektor_dist_labels")
     (tmp_path / "one").mkdir()
     script.main(tmp_path / "one", "full")  # the single-process reference, in this process
     one = json.loads((tmp_path / "one" / "rank0.json").read_text())

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +17,8 @@ from hf_datavalue.trainer_callbacks import ForwardInfCallback, ScoringCallback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from attribution.helpers import tiny_bert, tiny_gpt2, token_dataset  # noqa: E402
+
+from tests.launch import launch, load_script  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parent / "scripts" / "forward_inf_launch.py"
 
@@ -94,20 +93,9 @@ def test_trl_sft_trainer(tmp_path):
 
 
 def test_accelerate_launch_two_processes_equals_one(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"),
-                                                        os.environ.get("PYTHONPATH", "")])}  # fmt: skip
-    env.pop("ACCELERATE_USE_CPU", None)
-    env["CUDA_VISIBLE_DEVICES"] = ""  # the CPU form everywhere: on a GPU machine too, torchrun + gloo on CPU
-    spec = importlib.util.spec_from_file_location("forward_inf_launch", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script(SCRIPT, "forward_inf_launch")
     script.main(str(tmp_path / "one"))  # the single-process reference, in this process
-    # accelerate 1.x: `--cpu --num_processes 2` runs ONE process (simple launcher, MPI only); on a machine without
-    # GPUs `--multi_gpu` starts two torchrun processes that use gloo on CPU.
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
-              "29517", str(SCRIPT), str(tmp_path / "two")]  # fmt: skip
-    multi = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=300)
+    multi = launch(str(SCRIPT), str(tmp_path / "two"), timeout=300)  # two torchrun processes, gloo on CPU
     assert multi.returncode == 0, multi.stderr[-3000:]
     one = json.loads((tmp_path / "one" / "rank0.json").read_text())
     ranks = [json.loads((tmp_path / "two" / f"rank{r}.json").read_text()) for r in (0, 1)]
