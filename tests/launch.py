@@ -34,12 +34,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def launch(*args: str, num_processes: int = 2, timeout: float = 280) -> subprocess.CompletedProcess:
-    """`accelerate launch --multi_gpu --num_processes N <args>` with no GPU visible; output captured."""
+def launch(
+    *args: str, num_processes: int = 2, timeout: float = 280, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`accelerate launch --multi_gpu --num_processes N <args>` with no GPU visible; output captured.
+
+    `env` adds or overrides environment variables of the launched processes."""
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(num_processes),
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
            "--main_process_port", str(free_port()), *args]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    env.pop("ACCELERATE_USE_CPU", None)
-    env.update({"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    run_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    run_env.pop("ACCELERATE_USE_CPU", None)
+    run_env.update({"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **(env or {})})
+    return subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=timeout)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.launch import free_port
+
 from .tiny_lm import plain_prompt_last_token, random_lm, save, scripted_lm, tiny_tokenizer
 
 SERVER_START_S = 180
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _serve_command(port: int) -> list[str]:
@@ -51,7 +46,7 @@ def server(tmp_path_factory) -> Iterator[str]:
     """`transformers serve` on a free loopback port; yields the `/v1` base URL."""
     pytest.importorskip("fastapi")
     pytest.importorskip("uvicorn")
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
     with open(log_path, "w") as log:

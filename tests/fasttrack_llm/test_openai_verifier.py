@@ -20,8 +20,7 @@ from hf_datavalue.core.errors import ConfigError, DataValueError
 from hf_datavalue.fasttrack.verifiers import build_verifier
 from hf_datavalue.fasttrack.verifiers.generative import TRUNCATION_MARK
 from hf_datavalue.fasttrack.verifiers.openai_endpoint import EndpointError, OpenAIVerifier
-
-from .conftest import _free_port
+from tests.launch import free_port
 
 FACT = "Paris is the capital of France."
 PASSAGES = ["Paris is France's capital.", "Rome is in Italy.", "The capital of France is Paris."]
@@ -131,7 +130,7 @@ def test_transient_errors_recover_and_missing_usage_is_noted(status_server):
 
 
 def test_unreachable_endpoint_retries_then_raises():
-    url = f"http://127.0.0.1:{_free_port()}/v1"  # nothing listens there any more
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there any more
     v = OpenAIVerifier(url, "m", max_retries=2, retry_backoff=0.01, timeout=5)
     with pytest.raises(EndpointError, match="failed 3 times") as info:
         v.verify(FACT, PASSAGES)

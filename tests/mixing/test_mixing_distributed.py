@@ -9,23 +9,15 @@ asserts that the world size really is 2.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.launch import launch
+
 HERE = Path(__file__).resolve().parent
 WEIGHTS = {"a": 0.5, "b": 0.3, "c": 0.2}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def check(ids: list[str], tol: float = 0.01) -> None:
@@ -36,16 +28,8 @@ def check(ids: list[str], tol: float = 0.01) -> None:
 
 @pytest.mark.timeout(300)
 def test_accelerate_launch_two_cpu_processes(tmp_path):
-    accelerate = Path(sys.executable).with_name("accelerate")
-    cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
-           str(HERE / "mixing_dist_script.py"), str(tmp_path)]  # fmt: skip
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(HERE.parents[1] / "src"), os.environ.get("PYTHONPATH", "")]),
-    }
-    env.update({"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "ACCELERATE_USE_CPU": "1", "CUDA_VISIBLE_DEVICES": ""})
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=280)
+    # ACCELERATE_USE_CPU=1: the script's Accelerator(cpu=True) joins a gloo group on CPU
+    proc = launch(str(HERE / "mixing_dist_script.py"), str(tmp_path), env={"ACCELERATE_USE_CPU": "1"})
     assert proc.returncode == 0, proc.stderr[-4000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
     assert all(r["world"] == 2 for r in ranks)

