@@ -104,6 +104,13 @@ def chosen_stage1(tag: str) -> dict:
     return {"design": rows["chosen_design"], "ridge": float(rows["chosen_ridge"]), "from": f"{tag}.json"}
 
 
+def pilot_labels(task: str, x: list, y: list, xv: np.ndarray, yv: np.ndarray, grid: np.ndarray) -> list[dict]:
+    """The pilot label rows at N0 and N1 (learner on the 1,500 pilot rows per source), cached and resumable."""
+    learner = logistic_regression_learner(x, y, xv, yv)
+    store = PerformanceLabels([len(t) for t in x], learner, OUT / "cache" / f"{task}_pilot_labels")
+    return store.run(grid, [N0, N1], reps=LABEL_REPS)
+
+
 def run(task: str, full_x: list, full_y: list, xv: np.ndarray, yv: np.ndarray, feature_note: str,
         learner_x: list | None = None, learner_xv: np.ndarray | None = None, settings: dict | None = None,
         choice: dict | None = None) -> dict:  # fmt: skip
@@ -118,10 +125,7 @@ def run(task: str, full_x: list, full_y: list, xv: np.ndarray, yv: np.ndarray, f
     pilot_x, pilot_y = [x[:1500] for x in full_x], [t[:1500] for t in full_y]
     grid = simplex_grid(3, 10)
     t0 = time.perf_counter()
-    pilot_rows = PerformanceLabels(
-        [1500] * 3, logistic_regression_learner([x[:1500] for x in lx], pilot_y, lxv, yv),
-        OUT / "cache" / f"{task}_pilot_labels",
-    ).run(grid, [N0, N1], reps=LABEL_REPS)  # fmt: skip
+    pilot_rows = pilot_labels(task, [x[:1500] for x in lx], pilot_y, lxv, yv, grid)
     learner = logistic_regression_learner(lx, full_y, lxv, yv)
     big_rows = PerformanceLabels([8000] * 3, learner, OUT / "cache" / f"{task}_big_labels").run(
         grid, BIG, reps=LABEL_REPS

@@ -21,13 +21,13 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cifar import LABEL_REPS, N0, N1, OT_SETTINGS, OUT, chosen_stage1, cnn_cache, err  # noqa: E402
+from cifar import N0, N1, OT_SETTINGS, OUT, chosen_stage1, cnn_cache, err, pilot_labels  # noqa: E402
 from cnn import draw_sources  # noqa: E402
 
 from hf_datavalue.core.io import write_json_atomic  # noqa: E402
 from hf_datavalue.projektor import MixtureOT, ProjektorConfig, fit_stage1, simplex_grid  # noqa: E402
 from hf_datavalue.projektor.baselines import RegMixRegressor  # noqa: E402
-from hf_datavalue.projektor.labels import PerformanceLabels, logistic_regression_learner  # noqa: E402
+from hf_datavalue.projektor.labels import PerformanceLabels  # noqa: E402
 
 
 def main() -> None:
@@ -42,10 +42,7 @@ def main() -> None:
     pilot_y = [t[:1500] for t in ys]
     grid = simplex_grid(3, 10)
     task = f"cifar_cnn_{args.tag}"
-    rows_ = PerformanceLabels(
-        [1500] * 3, logistic_regression_learner([x[:1500] for x in lx], pilot_y, z["pv"], z["yt"]),
-        OUT / "cache" / f"{task}_pilot_labels",
-    ).run(grid, [N0, N1], reps=LABEL_REPS)  # fmt: skip
+    rows_ = pilot_labels(task, [x[:1500] for x in lx], pilot_y, z["pv"], z["yt"], grid)
     perf = {n: PerformanceLabels.table(rows_, "accuracy", n)[1] for n in (N0, N1)}
     length = args.scale * float(np.median(np.linalg.norm(z["fv"] - z["fv"].mean(0), axis=1)))
 
